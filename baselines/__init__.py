@@ -1,0 +1,3 @@
+"""baselines."""
+
+__all__: list[str] = []

@@ -1,0 +1,124 @@
+"""The ``mattebench`` command line.
+
+Subcommands::
+
+    mattebench metrics PRED GT TRIMAP [--json] [--convention NAME] [--scale paper|raw]
+    mattebench metrics --pred-dir D --gt-dir D --trimap-dir D [--out per_image.csv] [--workers N]
+    mattebench conventions
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from collections.abc import Sequence
+
+from metrics import CONVENTIONS, InputError
+
+__all__ = ["main", "build_parser"]
+
+
+def _fmt(v: float) -> str:
+    return "nan" if math.isnan(v) else f"{v:.6g}"
+
+
+def _cmd_metrics(args: argparse.Namespace) -> int:
+    from benchmark.folders import METRIC_COLUMNS, score_folders, summarise, write_csv
+    from benchmark.io import read_alpha, read_trimap
+    from metrics import get_convention
+
+    conv = get_convention(args.convention)
+    folder_mode = args.pred_dir is not None
+    if folder_mode:
+        if args.files:
+            raise InputError("give either PRED GT TRIMAP or --pred-dir/--gt-dir/--trimap-dir, not both")
+        if args.gt_dir is None or args.trimap_dir is None:
+            raise InputError("--pred-dir needs --gt-dir and --trimap-dir")
+        rows = score_folders(
+            args.pred_dir,
+            args.gt_dir,
+            args.trimap_dir,
+            convention=conv.name,
+            scale=args.scale,
+            workers=args.workers,
+            progress=not args.no_progress,
+        )
+        mean, skipped = summarise(rows)
+        for c, n in skipped.items():
+            print(f"note: {c}: {n} image(s) gave NaN (no unknown pixel) and are left out of the mean", file=sys.stderr)
+        if args.out:
+            write_csv(args.out, [*rows, mean], METRIC_COLUMNS)
+            print(f"wrote {args.out} ({len(rows)} images + mean)", file=sys.stderr)
+        if args.json:
+            print(json.dumps({"convention": conv.name, "scale": args.scale, "images": len(rows), "mean": mean}, indent=2))
+        else:
+            unit = "paper units (SAD/1000, MSE, Grad/1000, Conn/1000)" if args.scale == "paper" else "raw sums"
+            print(f"{len(rows)} images, convention {conv.name}, {unit}")
+            print("  ".join(f"{c.upper()} {_fmt(mean[c])}" for c in METRIC_COLUMNS))
+        return 0
+    if len(args.files) != 3:
+        raise InputError("mattebench metrics needs PRED GT TRIMAP (or --pred-dir/--gt-dir/--trimap-dir)")
+    pred_p, gt_p, tri_p = args.files
+    pred, gt, tri = read_alpha(pred_p), read_alpha(gt_p), read_trimap(tri_p)
+    try:
+        vals = conv.evaluate(pred, gt, tri, scale=args.scale)
+    except InputError as e:
+        raise InputError(f"{pred_p} / {gt_p} / {tri_p}: {e}") from None
+    if args.json:
+        print(json.dumps({"convention": conv.name, "scale": args.scale, **vals}, indent=2))
+    else:
+        print("  ".join(f"{k.upper()} {_fmt(v)}" for k, v in vals.items()))
+    return 0
+
+
+def _cmd_conventions(args: argparse.Namespace) -> int:
+    for conv in CONVENTIONS.values():
+        print(conv.describe())
+        if args.verbose:
+            print(f"{'':15}source: {conv.source}")
+            for d in conv.differences:
+                print(f"{'':15}- {d}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from metrics._version import __version__
+
+    ap = argparse.ArgumentParser(prog="mattebench", description="Reference-exact alpha-matting benchmark.")
+    ap.add_argument("--version", action="version", version=f"mattebench {__version__}")
+    sub = ap.add_subparsers(dest="command", required=True)
+
+    m = sub.add_parser("metrics", help="SAD/MSE/Grad/Conn of one triplet or of folders")
+    m.add_argument("files", nargs="*", metavar="PRED GT TRIMAP", help="three 8-bit images")
+    m.add_argument("--pred-dir", help="folder of predictions (<name>.png, or Comp-1k <fg>_<k>.png)")
+    m.add_argument("--gt-dir", help="folder of ground-truth alphas")
+    m.add_argument("--trimap-dir", help="folder of trimaps (defines the test set)")
+    m.add_argument("--out", help="per-image CSV (written atomically, with a mean row)")
+    m.add_argument("--workers", type=int, default=None, help="worker processes (default: CPUs)")
+    m.add_argument("--convention", default="reference", help="metric convention (see `mattebench conventions`)")
+    m.add_argument("--scale", choices=("paper", "raw"), default="paper", help="paper units or raw sums")
+    m.add_argument("--json", action="store_true", help="print JSON")
+    m.add_argument("--no-progress", action="store_true", help="no progress bar")
+    m.set_defaults(func=_cmd_metrics)
+
+    c = sub.add_parser("conventions", help="list the metric conventions, one line each")
+    c.add_argument("-v", "--verbose", action="store_true", help="also print sources and differences")
+    c.set_defaults(func=_cmd_conventions)
+    return ap
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``mattebench`` console command."""
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except (InputError, KeyError) as e:
+        msg = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
+        print(f"mattebench: error: {msg}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

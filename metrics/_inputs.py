@@ -1,0 +1,172 @@
+"""Input validation and dtype promotion, decided once for every metric.
+
+The rules (also stated in the docstring of every public metric):
+
+* **Alpha mattes** (``pred`` and ``gt``) are 2-D, non-empty arrays.
+
+  - ``uint8`` holds grey levels 0-255; alpha is ``v / 255``. This is what the reference
+    MATLAB code reads from an 8-bit PNG.
+  - Other integer dtypes (``int8`` ... ``int64``, ``uint32``, ``uint64``) are accepted when every
+    value lies in 0-255 and are then treated exactly like ``uint8``. ``uint16`` is always refused:
+    it is what a 16-bit PNG decodes to, and ``/255`` of it would be silently wrong.
+  - ``bool`` is refused (is ``True`` 1 or 255?).
+  - Floating dtypes hold alpha in ``[0, 1]`` directly; they are promoted to ``float64`` and are
+    **not** quantised to 8 bits. NaN, inf and values outside ``[0, 1]`` are refused.
+
+  When both mattes are 8-bit the kernels work on the integers (exact sums, exact threshold
+  decisions). When either one is floating, both are promoted to ``float64`` alpha (``v / 255``
+  for the 8-bit one), so ``f(u8, u8)`` and ``f(u8 / 255.0, u8 / 255.0)`` agree to float64
+  rounding, and threshold decisions agree exactly (see :mod:`metrics.conn`).
+* **Trimaps** are 2-D arrays of an integer dtype with values 0-255 (``uint16`` is refused). Only
+  ``trimap == 128`` is unknown; 0 is background, 255 is foreground, and every other value is
+  *neither* (it is not unknown, and not known either). Floating trimaps are refused: a float
+  trimap in ``[0, 1]`` cannot hit 128 and would silently evaluate nothing.
+* ``pred``, ``gt`` and ``trimap`` must have the same shape.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+__all__ = ["InputError", "as_alpha", "as_trimap", "check_same_shape", "promote_pair"]
+
+
+class InputError(ValueError):
+    """Bad input to a metric, a loader or a command.
+
+    The message names the offending argument or file and the problem, for example
+    ``"pred has NaN"`` or ``"alpha.png is 16-bit"``.
+    """
+
+
+def _check_2d(a: np.ndarray, name: str) -> None:
+    if a.ndim != 2:
+        extra = ""
+        if a.ndim == 3 and a.shape[2] in (3, 4):
+            extra = " (an RGB/RGBA image? alpha mattes and trimaps are single-channel)"
+        raise InputError(f"{name} must be a 2-D array, got shape {a.shape}{extra}")
+    if a.size == 0:
+        raise InputError(f"{name} is empty (shape {a.shape})")
+
+
+def _integer_to_uint8(a: np.ndarray, name: str) -> np.ndarray:
+    if a.dtype == np.uint8:
+        return a
+    if a.dtype == np.uint16:
+        raise InputError(
+            f"{name} is 16-bit (uint16); convert it to 8-bit or to float alpha in [0, 1] first"
+        )
+    lo, hi = int(a.min()), int(a.max())
+    if lo < 0 or hi > 255:
+        raise InputError(f"{name} has integer values outside 0..255 (min {lo}, max {hi})")
+    return a.astype(np.uint8)
+
+
+def as_alpha(a: Any, name: str = "alpha") -> np.ndarray:
+    """Validate an alpha matte; return it as ``uint8`` grey levels or ``float64`` alpha.
+
+    Parameters
+    ----------
+    a
+        Array-like, 2-D. See the module docstring for the accepted dtypes.
+    name
+        Name used in error messages (an argument name or a file name).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``uint8`` (grey levels 0-255) for integer input, ``float64`` in ``[0, 1]`` otherwise.
+
+    Raises
+    ------
+    InputError
+        On a non-2-D or empty array, ``bool``/``uint16``/complex/object dtype, out-of-range
+        values, NaN or inf.
+    """
+    a = np.asarray(a)
+    _check_2d(a, name)
+    kind = a.dtype.kind
+    if kind == "b":
+        raise InputError(f"{name} is boolean; pass uint8 (0/255) or float alpha in [0, 1]")
+    if kind in "iu":
+        return _integer_to_uint8(a, name)
+    if kind == "f":
+        f = a.astype(np.float64, copy=False)
+        if not np.isfinite(f).all():
+            what = "NaN" if np.isnan(f).any() else "inf"
+            raise InputError(f"{name} has {what}")
+        lo, hi = float(f.min()), float(f.max())
+        if lo < 0.0 or hi > 1.0:
+            hint = " (0-255 values in a float array? divide by 255)" if hi > 1.0 else ""
+            raise InputError(
+                f"{name} has float values outside [0, 1] (min {lo:g}, max {hi:g}){hint}"
+            )
+        return f
+    raise InputError(f"{name} has unsupported dtype {a.dtype}")
+
+
+def as_trimap(t: Any, name: str = "trimap") -> np.ndarray:
+    """Validate a trimap and return it as ``uint8`` (0 bg, 128 unknown, 255 fg).
+
+    Raises
+    ------
+    InputError
+        On a non-2-D or empty array, a floating, boolean or ``uint16`` dtype, or values
+        outside 0..255.
+    """
+    t = np.asarray(t)
+    _check_2d(t, name)
+    if t.dtype.kind == "f":
+        raise InputError(
+            f"{name} is floating ({t.dtype}); pass the 8-bit trimap (0 = bg, 128 = unknown, "
+            "255 = fg) as read from its PNG"
+        )
+    if t.dtype.kind == "b":
+        raise InputError(f"{name} is boolean; pass the 8-bit trimap (0/128/255)")
+    if t.dtype.kind not in "iu":
+        raise InputError(f"{name} has unsupported dtype {t.dtype}")
+    return _integer_to_uint8(t, name)
+
+
+def check_same_shape(**arrays: np.ndarray) -> None:
+    """Raise :class:`InputError` unless all arrays share one shape (``HxW`` in the message)."""
+    items = list(arrays.items())
+    name0, a0 = items[0]
+    for name, a in items[1:]:
+        if a.shape != a0.shape:
+            h0, w0 = a0.shape[:2]
+            h, w = a.shape[:2]
+            raise InputError(f"sizes differ: {name0} is {h0}x{w0}, {name} is {h}x{w}")
+
+
+def promote_pair(pred: np.ndarray, gt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Bring two validated mattes to a common representation.
+
+    Both ``uint8``: returned unchanged. Otherwise both become ``float64`` alpha in ``[0, 1]``.
+    """
+    if pred.dtype == np.uint8 and gt.dtype == np.uint8:
+        return pred, gt
+    return to_float(pred), to_float(gt)
+
+
+def to_float(a: np.ndarray) -> np.ndarray:
+    """Alpha in ``[0, 1]`` as ``float64`` (``v / 255`` for ``uint8``)."""
+    if a.dtype == np.uint8:
+        return a.astype(np.float64) / 255.0
+    return a
+
+
+def prepare(pred: Any, gt: Any, trimap: Any | None) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Validate ``pred``, ``gt`` and ``trimap`` together and promote the mattes."""
+    p = as_alpha(pred, "pred")
+    g = as_alpha(gt, "gt")
+    arrays = {"pred": p, "gt": g}
+    t = None
+    if trimap is not None:
+        t = as_trimap(trimap, "trimap")
+        arrays["trimap"] = t
+    check_same_shape(**arrays)
+    p, g = promote_pair(p, g)
+    return p, g, t

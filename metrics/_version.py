@@ -1,0 +1,3 @@
+"""The single version source of the ``mattebench`` distribution."""
+
+__version__ = "0.1.0"

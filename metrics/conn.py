@@ -1,0 +1,352 @@
+"""Connectivity error (Rhemann et al., CVPR 2009), exactly as the DIM MATLAB reference computes it.
+
+Reference: ``compute_connectivity_error.m`` of the Deep Image Matting evaluation code (Ning Xu,
+2018-1-1), as shipped in ``Yaoyi-Li/GCA-Matting/DIM_evaluation_code`` (whose empty-level guard
+we follow). The golden values in ``shared/golden/metrics`` come from that code under Octave.
+
+Algorithm (step 0.1, theta 0.15)::
+
+    p, q      = pred / 255, gt / 255                 (float alpha in [0, 1])
+    for k = 1..10, t = k / 10:
+        M_k     = (p >= t) & (q >= t)
+        Omega_k = largest 4-connected component of M_k over the WHOLE image
+        pixels not yet assigned and not in Omega_k get l = (k - 1) / 10
+    pixels never assigned get l = 1
+    phi_p = 1 - d_p * [d_p >= 0.15] with d_p = p - l   (same for q)
+    raw   = sum over the region of |phi_p - phi_q|
+
+The sets ``M_k`` are nested, so a pixel's fate depends only on its *level*
+``m = min(L(pred), L(gt))`` where ``L(v) = #{k : v / 255 >= k / 10}``. We label each level
+once with OpenCV's connected-components labeller (4-connectivity).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import cv2
+import numpy as np
+
+from metrics._inputs import prepare
+from metrics._scale import apply_scale
+
+__all__ = ["conn", "conn_whole", "alpha_levels", "conn_levels", "conn_raw", "conn_torch", "conn_whole_torch"]
+
+THETA = 0.15
+STEPS = 10
+
+Tie = Literal["column_major", "row_major", "opencv"]
+Threshold = Literal["exact", "float64_arange"]
+Empty = Literal["gca", "indexnet"]
+
+# Integer level of each grey value: L(v) = floor(10 v / 255) = #{k in 1..10 : 10 v >= 255 k}.
+_LEVEL_LUT = ((10 * np.arange(256)) // 255).astype(np.uint8)
+# What a float64 port gets with ``v / 255.0 >= np.arange(0, 1.1, 0.1)[k]`` (the "153 bug").
+_ARANGE = np.arange(0, 1.1, 0.1)
+_LEVEL_LUT_F64 = np.array(
+    [int(np.sum(v / 255.0 >= _ARANGE[1:])) for v in range(256)], dtype=np.uint8
+)
+# A float alpha within this distance below a threshold counts as reaching it (ties pass, as
+# they do for 8-bit input in the float32 reference). Integer grey values are never closer than
+# 1/255 to a threshold unless they sit exactly on it.
+_TIE_EPS = 1e-9
+
+
+def alpha_levels(a: np.ndarray, threshold: Threshold = "exact") -> np.ndarray:
+    """Threshold level ``L = #{k in 1..10 : alpha >= k/10}`` of each pixel, as ``uint8``.
+
+    ``threshold="exact"`` decides 8-bit input on the integers (``10 v >= 255 k``): the ties
+    v = 51, 102, 153, 204, 255 pass, as in the float32 reference. Float input in ``[0, 1]``
+    passes when ``alpha >= k/10 - 1e-9``, so ``v / 255.0`` gives the same levels as ``v``.
+    ``threshold="float64_arange"`` reproduces float64 ports that compare ``v / 255.0`` with
+    ``np.arange(0, 1.1, 0.1)``: 153 then falls below 0.6 (``0.6000000000000001``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> alpha_levels(np.array([[25, 26, 153, 255]], dtype=np.uint8)).tolist()
+    [[0, 1, 6, 10]]
+    >>> alpha_levels(np.array([[153]], dtype=np.uint8), "float64_arange").tolist()
+    [[5]]
+    """
+    if a.dtype == np.uint8:
+        lut = _LEVEL_LUT if threshold == "exact" else _LEVEL_LUT_F64
+        return cv2.LUT(a, lut) if a.flags.c_contiguous else lut[a]
+    if threshold == "exact":
+        lev = np.floor(a * STEPS + _TIE_EPS * STEPS)
+    else:
+        lev = np.sum(a[..., None] >= _ARANGE[1:], axis=-1)
+    return np.clip(lev, 0, STEPS).astype(np.uint8)
+
+
+def _pick_largest(labels: np.ndarray, stats: np.ndarray, tie: Tie, with_background: bool) -> int:
+    """Label of the largest component; ties broken as the named code family does."""
+    areas = stats[:, cv2.CC_STAT_AREA]
+    first = 0 if with_background else 1
+    if len(areas) <= first:
+        return -1
+    cand = first + np.flatnonzero(areas[first:] == areas[first:].max())
+    if len(cand) == 1 or tie == "opencv":
+        return int(cand[0])
+    if with_background and cand[0] == 0:
+        return 0  # np.argmax over a bincount that includes label 0 picks it on a tie
+    best, best_key = -1, None
+    for c in cand:
+        if tie == "column_major":  # MATLAB/Octave bwconncomp order: first pixel by column
+            col = int(stats[c, cv2.CC_STAT_LEFT])
+            key = (col, int(np.argmax(labels[:, col] == c)))
+        else:  # scikit-image order: first pixel in raster (row-major) order
+            row = int(stats[c, cv2.CC_STAT_TOP])
+            key = (row, int(np.argmax(labels[row, :] == c)))
+        if best_key is None or key < best_key:
+            best, best_key = int(c), key
+    return best
+
+
+def conn_levels(
+    m: np.ndarray,
+    *,
+    tie: Tie = "column_major",
+    with_background: bool = False,
+    empty: Empty = "gca",
+) -> np.ndarray:
+    """Per-pixel ``l`` (as an integer number of steps, 0..10) from the level map ``m``.
+
+    Parameters
+    ----------
+    m
+        ``uint8`` map of ``min(L(pred), L(gt))`` (see :func:`alpha_levels`).
+    tie
+        How a size tie between largest components is broken: ``"column_major"`` (the
+        reference: MATLAB ``bwconncomp`` lists components by their first pixel in column-major
+        order and ``max`` takes the first), ``"row_major"`` (scikit-image's raster order), or
+        ``"opencv"`` (lowest OpenCV label, as the mmedit/mmagic ports do).
+    with_background
+        Count the background (label 0, pixels outside ``M_k``) as a candidate for the largest
+        component, as GCA-Matting's ``argmax(bincount(labels))`` does (a bug we reproduce only
+        in its named convention).
+    empty
+        What happens at an empty level ``M_k``: ``"gca"`` assigns every unassigned pixel the
+        previous level (GCA-Matting's ``if ~isempty`` guard, the golden data); ``"indexnet"``
+        skips the level (``continue``), so those pixels end at ``l = 1``.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``uint8`` ``l * 10``.
+    """
+    if with_background:
+        return _levels_with_background(m, tie)
+    # kstar = first level k at which the pixel is not in Omega_k (11 = never). Omega_k lies in
+    # M_k, and a pixel of level m is outside M_{m+1}, hence kstar <= m + 1 always.
+    kstar = m + np.uint8(1)
+    first_empty = None
+    prev_count = -1
+    for k in range(1, STEPS + 1):
+        mk = (m >= k).view(np.uint8)
+        count = cv2.countNonZero(mk)
+        if count == 0:
+            first_empty = k  # all later levels are empty too (the sets are nested)
+            break
+        if count == prev_count:
+            continue  # M_k == M_{k-1}: same components, same Omega, nothing new to assign
+        prev_count = count
+        _, labels, stats, _ = cv2.connectedComponentsWithStats(mk, connectivity=4, ltype=cv2.CV_32S)
+        best = _pick_largest(labels, stats, tie, with_background=False)
+        drop = (labels != best) & (labels != 0)
+        kstar[drop] = np.minimum(kstar[drop], k)
+    if first_empty is not None and empty == "indexnet":
+        # ``continue`` at the empty level: the pixels still unassigned end at l = 1
+        kstar[kstar == first_empty] = STEPS + 1
+    return kstar - np.uint8(1)
+
+
+def _levels_with_background(m: np.ndarray, tie: Tie) -> np.ndarray:
+    """GCA-Matting's python port: ``argmax(bincount(labels))`` with the background label 0.
+
+    When the background (``~M_k``) outnumbers every component, Omega_k *is* the background:
+    all of M_k drops out at once, and pixels outside M_k stay unassigned. At an empty level
+    the bincount is ``[N]`` so Omega is every pixel and nothing is assigned.
+    """
+    never = np.uint8(STEPS + 1)
+    kstar = np.full(m.shape, never, dtype=np.uint8)
+    for k in range(1, STEPS + 1):
+        mk = (m >= k).view(np.uint8)
+        count = cv2.countNonZero(mk)
+        if count == 0:
+            break
+        _, labels, stats, _ = cv2.connectedComponentsWithStats(mk, connectivity=4, ltype=cv2.CV_32S)
+        stats = stats.copy()
+        stats[0, cv2.CC_STAT_AREA] = mk.size - count
+        best = _pick_largest(labels, stats, tie, with_background=True)
+        kstar[(kstar == never) & (labels != best)] = k
+    return kstar - np.uint8(1)
+
+
+def _phi(a: np.ndarray, l_steps: np.ndarray) -> np.ndarray:
+    d = a - l_steps / STEPS
+    return 1.0 - d * (d >= THETA)
+
+
+def conn_raw(
+    p: np.ndarray,
+    g: np.ndarray,
+    mask: np.ndarray | None,
+    *,
+    threshold: Threshold = "exact",
+    tie: Tie = "column_major",
+    with_background: bool = False,
+    empty: Empty = "gca",
+) -> float:
+    """Raw connectivity error of validated, promoted mattes over ``mask`` (``None`` = all)."""
+    m = np.minimum(alpha_levels(p, threshold), alpha_levels(g, threshold))
+    lev = conn_levels(m, tie=tie, with_background=with_background, empty=empty)
+    if mask is not None:
+        p, g, lev = p[mask], g[mask], lev[mask]
+    if p.dtype == np.uint8:
+        p = p / 255.0
+        g = g / 255.0
+    return float(np.abs(_phi(p, lev) - _phi(g, lev)).sum())
+
+
+def conn(
+    pred: Any,
+    gt: Any,
+    trimap: Any,
+    *,
+    convention: str = "reference",
+    scale: str = "paper",
+) -> float:
+    """Connectivity error over the unknown region (``trimap == 128``).
+
+    Conventions of ``convention="reference"`` (DIM ``compute_connectivity_error.m``):
+
+    * **pixels counted**: ``trimap == 128`` only, but the connected components are taken over
+      the **whole image**;
+    * **input scaling**: ``v / 255`` (no min-max);
+    * **thresholds** 0.1 ... 1.0 (step 0.1), decided exactly on the integer grey value
+      (``10 v >= 255 k``; 153 passes 0.6 as in the float32 reference); float input passes when
+      ``alpha >= k/10 - 1e-9``;
+    * **connectivity** 4; the largest component is taken over the whole image; **size ties**
+      go to the component whose first pixel in column-major order comes first (MATLAB
+      ``bwconncomp`` + ``max``);
+    * **empty level** (``M_k`` has no pixel): every unassigned pixel gets the previous level,
+      as GCA-Matting's guard does (the unguarded original fails under Octave);
+    * **theta** 0.15; ``phi = 1 - d * [d >= 0.15]``;
+    * **unit**: ``scale="paper"`` returns the raw sum / 1000 (as the GCA and IndexNet drivers
+      print it); ``scale="raw"`` the raw sum (the golden ``conn`` column).
+
+    Inputs follow :mod:`metrics._inputs`: ``uint8`` grey levels or float alpha in ``[0, 1]``;
+    a trimap without any 128 gives 0.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> gt = np.zeros((4, 4), np.uint8); gt[1:3, 1:3] = 255
+    >>> pred = gt.copy(); pred[0, 0] = 255        # a stray, disconnected pixel
+    >>> tri = np.full((4, 4), 128, np.uint8)
+    >>> conn(pred, gt, tri, scale="raw")
+    0.85
+    """
+    from metrics.conventions import get_convention
+
+    return get_convention(convention).conn(pred, gt, trimap, scale=scale)
+
+
+def conn_whole(pred: Any, gt: Any, *, scale: str = "paper") -> float:
+    """Connectivity error summed over the whole image (trimap-free benchmarks).
+
+    The same definition as :func:`conn` with the reference choices (exact thresholds,
+    column-major ties, GCA empty-level guard), but every pixel counts. ``scale="paper"``
+    divides by 1000 (P3M / AIM / GFM print Conn/1000).
+    """
+    p, g, _ = prepare(pred, gt, None)
+    return apply_scale(conn_raw(p, g, None), "conn", scale)
+
+
+# --------------------------------------------------------------------------- torch twin
+
+
+def _components_t(mask: Any) -> Any:
+    """Label 4-connected components of a ``(B, A, C)`` bool tensor by min-index propagation.
+
+    Every pixel of the mask starts with its own flat index; each round takes the minimum over
+    the 4-neighbourhood and then jumps pointers (``lab = lab[lab]``), which is valid because a
+    label always names a pixel of the same component. At the fixed point every component
+    carries the smallest flat index among its pixels, i.e. an exact labelling whose label order
+    is the scan order of the tensor layout. Background pixels carry ``A * C``.
+    """
+    import torch
+
+    b, a, c = mask.shape
+    n = a * c
+    idx = torch.arange(n, device=mask.device, dtype=torch.int64).view(1, a, c)
+    lab = torch.where(mask, idx, torch.full_like(idx, n)).expand(b, a, c).contiguous()
+    while True:
+        m = lab.clone()
+        torch.minimum(m[:, 1:, :], lab[:, :-1, :], out=m[:, 1:, :])
+        torch.minimum(m[:, :-1, :], lab[:, 1:, :], out=m[:, :-1, :])
+        torch.minimum(m[:, :, 1:], lab[:, :, :-1], out=m[:, :, 1:])
+        torch.minimum(m[:, :, :-1], lab[:, :, 1:], out=m[:, :, :-1])
+        m = torch.where(mask, m, n).reshape(b, n)
+        jumped = torch.gather(m, 1, m.clamp_max(n - 1))
+        new = torch.where(m < n, torch.minimum(m, jumped), m).view(b, a, c)
+        if torch.equal(new, lab):
+            return lab
+        lab = new
+
+
+def conn_whole_torch(pred: Any, gt: Any, *, scale: str = "paper") -> Any:
+    """Batched torch twin of :func:`conn_whole` (every pixel counts)."""
+    import torch
+
+    shape = pred.shape if hasattr(pred, "shape") else np.shape(pred)
+    tri = torch.full(tuple(shape), 128, dtype=torch.uint8)
+    if isinstance(pred, torch.Tensor):
+        tri = tri.to(pred.device)
+    return conn_torch(pred, gt, tri, scale=scale)
+
+
+def conn_torch(pred: Any, gt: Any, trimap: Any, *, scale: str = "paper") -> Any:
+    """Batched torch twin of :func:`conn` (reference convention), exact, on any device.
+
+    The components are found by min-index label propagation with pointer jumping
+    (:func:`_components_t`), run on the transposed images so that the smallest flat index of a
+    component is its first pixel in column-major order: the reference's tie-break falls out of
+    ``argmax``'s first-maximum rule. Thresholds use ``floor(10 alpha + 1e-8)`` (ties pass), the
+    empty-level guard is GCA-Matting's, as in :func:`conn`. The number of propagation rounds
+    grows with the longest geodesic path inside a component (slowed down by pointer jumping);
+    it is exact at the fixed point, not approximate.
+    """
+    import torch
+
+    from metrics._torch import as_batch, masked_sum_t, per_image_scale
+
+    p, g, t, squeeze = as_batch(pred, gt, trimap)
+    p = p.transpose(-2, -1).contiguous()
+    g = g.transpose(-2, -1).contiguous()
+    u = (t == 128).transpose(-2, -1).contiguous()
+    lev_p = torch.floor(p * STEPS + _TIE_EPS * STEPS).clamp(0, STEPS)
+    lev_g = torch.floor(g * STEPS + _TIE_EPS * STEPS).clamp(0, STEPS)
+    m = torch.minimum(lev_p, lev_g).to(torch.int64)
+    b = m.shape[0]
+    n = m.shape[-1] * m.shape[-2]
+    kstar = m + 1
+    for k in range(1, STEPS + 1):
+        mk = m >= k
+        if not bool(mk.any()):
+            break
+        lab = _components_t(mk).view(b, n)
+        sizes = torch.zeros(b, n + 1, dtype=torch.int64, device=m.device)
+        sizes.scatter_add_(1, lab, torch.ones_like(lab))
+        sizes[:, n] = -1  # the background never wins
+        best = torch.argmax(sizes, dim=1, keepdim=True)  # first maximum = column-major first
+        best = torch.where(sizes.gather(1, best) > 0, best, torch.full_like(best, -1))
+        drop = (mk.view(b, n) & (lab != best)).view_as(m)
+        kstar = torch.where(drop, torch.clamp_max(kstar, k), kstar)
+    lv = (kstar - 1).to(p.dtype) / STEPS
+    dp, dq = p - lv, g - lv
+    phi_p = 1.0 - dp * (dp >= THETA)
+    phi_q = 1.0 - dq * (dq >= THETA)
+    raw = masked_sum_t((phi_p - phi_q).abs(), u)
+    return per_image_scale(raw, "conn", scale, squeeze)

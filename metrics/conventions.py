@@ -1,0 +1,400 @@
+"""Named metric conventions: the reference, and re-statements of popular ports.
+
+A :class:`Convention` is a frozen set of choices on every point where implementations of the
+matting metrics disagree. ``reference`` follows the DIM MATLAB evaluation code exactly and is
+the default everywhere. The other conventions are *our own* re-statements, written from
+reading each port's evaluation code (repository, file and commit in ``source``); their purpose
+is to tell a user why a paper's number differs from ours, not to endorse them. Each one lists
+its documented differences from the reference in ``differences``; the test suite checks every
+listed difference on a crafted case.
+
+A convention describes what the code family *prints* for a prediction: where its evaluation
+pipeline quantises or forces the prediction before the metric functions see it, the
+convention does the same (``quantise``, ``force_pred``). 8-bit input is never re-quantised.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Literal
+
+import numpy as np
+from scipy import ndimage
+
+from metrics._inputs import as_alpha, prepare
+from metrics._ops import count
+from metrics._scale import PAPER_DIVISORS, apply_scale
+from metrics.conn import Empty, Threshold, Tie, conn_raw
+from metrics.grad import grad_raw
+from metrics.mse import sq_sum_raw
+from metrics.regions import force_known, region_mask
+from metrics.sad import sad_raw
+
+__all__ = ["Convention", "CONVENTIONS", "get_convention", "list_conventions", "register_convention"]
+
+Area = Literal["unknown", "whole"]
+
+
+@dataclass(frozen=True)
+class Convention:
+    """One code family's way of computing SAD, MSE, Grad and Conn.
+
+    Attributes
+    ----------
+    name, title, source
+        Registry key, one-line description, and the file(s) and commit the choices were read
+        from.
+    quantise
+        What the family's pipeline does to a *float* prediction before the metrics:
+        ``"none"``, ``"round"`` (``round(255 a)``, half to even) or ``"truncate"``
+        (``uint8(255 a)``).
+    force_pred
+        The pipeline forces ``pred`` to 0/1 in the trimap's known regions before the metrics.
+    sad_region, mse_numerator, mse_denominator
+        ``"unknown"`` (``trimap == 128``) or ``"whole"`` image.
+    mse_eps
+        Added to the MSE denominator (GCA-Matting: ``1e-8``).
+    mse_empty
+        MSE with an empty denominator region: ``"nan"`` (0/0, the reference), ``"zero"`` or
+        ``"ieee"`` (a plain float division: ``inf``, or NaN for 0/0).
+    grad_filter
+        ``"gaussgradient"`` (the reference 9x9 L2-normalised kernel, replicate border) or
+        ``"scipy_gaussian"`` (``scipy.ndimage.gaussian_filter(sigma=1.4, order=1)``: 13 taps,
+        sum-normalised, reflect border, float32 output).
+    grad_normalise
+        ``"minmax"`` (``mat2gray`` per image), ``"div255"`` or ``"none"``.
+    grad_region, conn_region
+        Where the per-pixel errors are summed.
+    conn_threshold, conn_tie, conn_with_background, conn_empty
+        See :func:`metrics.conn.conn_levels` and :func:`metrics.conn.alpha_levels`.
+    divisors
+        What ``scale="paper"`` divides each raw value by.
+    differences
+        The documented differences from ``reference``, one sentence each.
+    """
+
+    name: str
+    title: str
+    source: str
+    quantise: Literal["none", "round", "truncate"] = "none"
+    force_pred: bool = False
+    sad_region: Area = "unknown"
+    mse_numerator: Area = "unknown"
+    mse_denominator: Area = "unknown"
+    mse_eps: float = 0.0
+    mse_empty: Literal["nan", "zero", "ieee"] = "nan"
+    grad_filter: Literal["gaussgradient", "scipy_gaussian"] = "gaussgradient"
+    grad_normalise: Literal["minmax", "div255", "none"] = "minmax"
+    grad_region: Area = "unknown"
+    conn_threshold: Threshold = "exact"
+    conn_tie: Tie = "column_major"
+    conn_with_background: bool = False
+    conn_empty: Empty = "gca"
+    conn_region: Area = "unknown"
+    divisors: Mapping[str, float] = field(default_factory=lambda: MappingProxyType(dict(PAPER_DIVISORS)))
+    differences: tuple[str, ...] = ()
+
+    # ------------------------------------------------------------------ preparation
+
+    def prepare(self, pred: Any, gt: Any, trimap: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Validate, then quantise and force ``pred`` as this family's pipeline does."""
+        p = as_alpha(pred, "pred")
+        if self.quantise != "none" and p.dtype != np.uint8:
+            scaled = p * 255.0
+            p = (np.round(scaled) if self.quantise == "round" else np.floor(scaled)).astype(np.uint8)
+        p, g, t = prepare(p, gt, trimap)
+        if self.force_pred:
+            p = force_known(p, t)
+        return p, g, t
+
+    def _mask(self, t: np.ndarray, area: Area) -> np.ndarray | None:
+        return region_mask(t, area)
+
+    # ------------------------------------------------------------------ raw kernels
+
+    def _sad(self, p: np.ndarray, g: np.ndarray, t: np.ndarray) -> float:
+        return sad_raw(p, g, self._mask(t, self.sad_region))
+
+    def _mse(self, p: np.ndarray, g: np.ndarray, t: np.ndarray) -> float:
+        s = sq_sum_raw(p, g, self._mask(t, self.mse_numerator))
+        n = count(self._mask(t, self.mse_denominator), t.shape) + self.mse_eps
+        if n == 0:
+            if self.mse_empty == "zero":
+                return 0.0
+            if self.mse_empty == "nan" or s == 0:
+                return float("nan")
+            return float("inf")
+        return s / n
+
+    def _grad(self, p: np.ndarray, g: np.ndarray, t: np.ndarray) -> float:
+        mask = self._mask(t, self.grad_region)
+        if self.grad_filter == "gaussgradient":
+            return grad_raw(p, g, mask, normalise=self.grad_normalise)  # type: ignore[arg-type]
+        d = _scipy_gaussian_magnitude(_as_float(p)) - _scipy_gaussian_magnitude(_as_float(g))
+        e = (d * d).astype(np.float64)
+        return float(e.sum() if mask is None else e[mask].sum())
+
+    def _conn(self, p: np.ndarray, g: np.ndarray, t: np.ndarray) -> float:
+        return conn_raw(
+            p,
+            g,
+            self._mask(t, self.conn_region),
+            threshold=self.conn_threshold,
+            tie=self.conn_tie,
+            with_background=self.conn_with_background,
+            empty=self.conn_empty,
+        )
+
+    # ------------------------------------------------------------------ public
+
+    def sad(self, pred: Any, gt: Any, trimap: Any, *, scale: str = "paper") -> float:
+        """SAD under this convention (see :func:`metrics.sad`)."""
+        return apply_scale(self._sad(*self.prepare(pred, gt, trimap)), "sad", scale, self.divisors)
+
+    def mse(self, pred: Any, gt: Any, trimap: Any, *, scale: str = "paper") -> float:
+        """MSE under this convention (see :func:`metrics.mse`)."""
+        return apply_scale(self._mse(*self.prepare(pred, gt, trimap)), "mse", scale, self.divisors)
+
+    def grad(self, pred: Any, gt: Any, trimap: Any, *, scale: str = "paper") -> float:
+        """Gradient error under this convention (see :func:`metrics.grad`)."""
+        return apply_scale(self._grad(*self.prepare(pred, gt, trimap)), "grad", scale, self.divisors)
+
+    def conn(self, pred: Any, gt: Any, trimap: Any, *, scale: str = "paper") -> float:
+        """Connectivity error under this convention (see :func:`metrics.conn`)."""
+        return apply_scale(self._conn(*self.prepare(pred, gt, trimap)), "conn", scale, self.divisors)
+
+    def evaluate(self, pred: Any, gt: Any, trimap: Any, *, scale: str = "paper") -> dict[str, float]:
+        """All four metrics from one validation pass: ``{"sad", "mse", "grad", "conn"}``."""
+        p, g, t = self.prepare(pred, gt, trimap)
+        raw = {
+            "sad": self._sad(p, g, t),
+            "mse": self._mse(p, g, t),
+            "grad": self._grad(p, g, t),
+            "conn": self._conn(p, g, t),
+        }
+        return {k: apply_scale(v, k, scale, self.divisors) for k, v in raw.items()}
+
+    def describe(self) -> str:
+        """One line: name, title and the number of documented differences."""
+        n = len(self.differences)
+        tail = "" if self.name == "reference" else f" ({n} difference{'s' * (n != 1)})"
+        return f"{self.name:<16} {self.title}{tail}"
+
+
+def _as_float(a: np.ndarray) -> np.ndarray:
+    return a / 255.0 if a.dtype == np.uint8 else a
+
+
+def _scipy_gaussian_magnitude(a: np.ndarray) -> np.ndarray:
+    """``sqrt(dx^2 + dy^2)`` of ``gaussian_filter(a, 1.4, order=...)`` in float32 (P3M / DCP)."""
+    dx = ndimage.gaussian_filter(a, 1.4, order=[1, 0], output=np.float32)
+    dy = ndimage.gaussian_filter(a, 1.4, order=[0, 1], output=np.float32)
+    return np.sqrt(dx**2 + dy**2)
+
+
+_REGISTRY: dict[str, Convention] = {}
+#: Read-only view of the registry, in registration order.
+CONVENTIONS: Mapping[str, Convention] = MappingProxyType(_REGISTRY)
+
+
+def register_convention(conv: Convention) -> Convention:
+    """Add ``conv`` to the registry (names are unique)."""
+    if conv.name in _REGISTRY:
+        raise ValueError(f"convention {conv.name!r} is already registered")
+    _REGISTRY[conv.name] = conv
+    return conv
+
+
+def get_convention(name: str | Convention) -> Convention:
+    """Look a convention up by name; an unknown name fails with the close matches."""
+    if isinstance(name, Convention):
+        return name
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        close = difflib.get_close_matches(str(name), list(_REGISTRY), n=3, cutoff=0.4)
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        raise KeyError(
+            f"unknown convention {name!r}{hint} (known: {', '.join(_REGISTRY)})"
+        ) from None
+
+
+def list_conventions() -> list[str]:
+    """Names of the registered conventions."""
+    return list(_REGISTRY)
+
+
+register_convention(
+    Convention(
+        name="reference",
+        title="DIM MATLAB evaluation code (compute_*_loss.m), GCA-Matting's empty-level guard",
+        source="DIM evaluation code (Ning Xu, 2018-1-1) as in Yaoyi-Li/GCA-Matting "
+        "DIM_evaluation_code/ @5a999be4; golden values from Octave 7.3.0",
+    )
+)
+
+register_convention(
+    Convention(
+        name="matlab-indexnet",
+        title="DIM MATLAB code with IndexNet's empty-level guard (continue)",
+        source="poppinace/indexnet_matting evaluation_code/compute_connectivity_error.m @4beb06a4",
+        conn_empty="indexnet",
+        differences=(
+            "Conn: at the first empty threshold level the unassigned pixels end at l = 1 "
+            "instead of the previous level (differs when that level is 0.9 or lower, "
+            "e.g. pred all zeros).",
+        ),
+    )
+)
+
+register_convention(
+    Convention(
+        name="gca",
+        title="GCA-Matting / MGMatting python utils/evaluate.py (README: do not report Grad/Conn)",
+        source="Yaoyi-Li/GCA-Matting utils/evaluate.py + tester.py @5a999be4; "
+        "yucornetto/MGMatting code-base/utils/evaluate.py @2bac93f0 (identical)",
+        quantise="truncate",
+        force_pred=True,
+        mse_eps=1e-8,
+        mse_empty="zero",
+        grad_normalise="div255",
+        conn_threshold="float64_arange",
+        conn_tie="row_major",
+        conn_with_background=True,
+        differences=(
+            "Pipeline: tester.py forces pred from the trimap and truncates float pred to uint8.",
+            "MSE: 1e-8 is added to the denominator, so no unknown pixel gives 0, not NaN.",
+            "Grad: pred and gt are divided by 255 instead of mat2gray (differs whenever an "
+            "image does not span 0..255).",
+            "Conn: thresholds v/255.0 >= np.arange(0, 1.1, 0.1) in float64, so 153 fails 0.6.",
+            "Conn: argmax(bincount(labels)) includes the background label 0, which is taken "
+            "as the largest component whenever it is biggest.",
+            "Conn: size ties go to the first component in row-major (scikit-image) order.",
+        ),
+    )
+)
+
+register_convention(
+    Convention(
+        name="matteformer",
+        title="MatteFormer / ViTMatte utils/evaluate.py, evaluation.py (SAD and MSE only)",
+        source="webtoon/matteformer utils/evaluate.py @61bef5dd; hustvl/ViTMatte evaluation.py "
+        "@51948611 (same functions); Grad and Conn come from the MATLAB code in their papers",
+        quantise="truncate",
+        mse_eps=1e-8,
+        mse_empty="zero",
+        differences=(
+            "Pipeline: float pred is truncated to uint8 (astype / to_pil_image), not rounded.",
+            "MSE: 1e-8 is added to the denominator, so no unknown pixel gives 0, not NaN.",
+        ),
+    )
+)
+
+register_convention(
+    Convention(
+        name="mmedit",
+        title="MMEditing 0.x mmedit/core/evaluation/metrics.py (float32 Conn)",
+        source="open-mmlab/mmagic branch 0.x @6f2f3ae2, mmedit/core/evaluation/metrics.py "
+        "(last changed 4acd4656) + models/mattors/base_mattor.py",
+        quantise="round",
+        force_pred=True,
+        sad_region="whole",
+        mse_numerator="whole",
+        mse_empty="zero",
+        conn_tie="opencv",
+        differences=(
+            "Pipeline: pred is clipped, forced from the trimap and rounded to uint8 (the metric "
+            "functions refuse an unforced pred).",
+            "SAD: summed over the whole image (equal to the reference only when gt agrees with "
+            "the trimap's known labels and the trimap has no stray values).",
+            "MSE: whole-image sum divided by #(trimap == 128); 0 when there is none.",
+            "Conn: size ties go to the lowest OpenCV label (raster order), not column-major.",
+        ),
+    )
+)
+
+register_convention(
+    Convention(
+        name="mmagic",
+        title="MMagic 1.x mmagic/evaluation/metrics (float64 Conn: the 153 bug)",
+        source="open-mmlab/mmagic main @0a560bba, mmagic/evaluation/metrics/{sad,matting_mse,"
+        "gradient_error,connectivity_error}.py + base_mattor.py",
+        quantise="round",
+        force_pred=True,
+        sad_region="whole",
+        mse_numerator="whole",
+        mse_empty="zero",
+        conn_threshold="float64_arange",
+        conn_tie="opencv",
+        differences=(
+            "Pipeline: pred is clamped, forced from the trimap and rounded to uint8 (the metric "
+            "functions refuse an unforced pred).",
+            "SAD: summed over the whole image (equal to the reference only when gt agrees with "
+            "the trimap's known labels and the trimap has no stray values).",
+            "MSE: whole-image sum divided by #(trimap == 128); 0 when there is none.",
+            "Conn: thresholds in float64 against np.arange, so 153 fails 0.6.",
+            "Conn: size ties go to the lowest OpenCV label (raster order), not column-major.",
+        ),
+    )
+)
+
+register_convention(
+    Convention(
+        name="p3m",
+        title="P3M / AIM / GFM core/evaluate.py: whole image, scipy Grad /10",
+        source="JizhiziLi/P3M core/evaluate.py + core/test.py @9f9390f2 (AIM @48e3dc8d, "
+        "same functions)",
+        sad_region="whole",
+        mse_numerator="whole",
+        mse_denominator="whole",
+        grad_filter="scipy_gaussian",
+        grad_normalise="none",
+        grad_region="whole",
+        conn_threshold="float64_arange",
+        conn_tie="row_major",
+        conn_empty="indexnet",
+        conn_region="whole",
+        divisors=MappingProxyType({**PAPER_DIVISORS, "grad": 10.0}),
+        differences=(
+            "SAD: summed over the whole image; pred is not forced (trimap-free protocol).",
+            "MSE: mean over the whole image.",
+            "Grad: whole image, scipy gaussian_filter(sigma=1.4, order=1) (13 taps, "
+            "sum-normalised, reflect border, float32), no min-max, divided by 10 for papers.",
+            "Conn: whole image; thresholds in float64 against np.arange (153 fails 0.6).",
+            "Conn: an empty level is skipped (continue), so its pixels end at l = 1.",
+            "Conn: size ties go to the first component in row-major (scikit-image) order.",
+        ),
+    )
+)
+
+register_convention(
+    Convention(
+        name="dim-pytorch",
+        title="foamliu DIM-PyTorch utils.py as extended by SPKD / DCP (the pruning paper's code)",
+        source="foamliu/Deep-Image-Matting-PyTorch utils.py @db6a96de (SAD, MSE); "
+        "DongGeun-Yoon/DCP utils.py + test.py @d91d92a2 (= SPKD @7fd93918; Grad, Conn)",
+        force_pred=True,
+        sad_region="whole",
+        mse_numerator="whole",
+        mse_empty="ieee",
+        grad_filter="scipy_gaussian",
+        grad_normalise="none",
+        conn_threshold="float64_arange",
+        conn_tie="row_major",
+        conn_empty="indexnet",
+        divisors=MappingProxyType({**PAPER_DIVISORS, "grad": 10.0}),
+        differences=(
+            "Pipeline: test.py forces float pred from the trimap and does not quantise it.",
+            "SAD: summed over the whole image.",
+            "MSE: whole-image sum divided by #(trimap == 128), no epsilon (inf when there is none).",
+            "Grad: scipy gaussian_filter(sigma=1.4, order=1) (13 taps, sum-normalised, reflect "
+            "border, float32), no min-max, summed over the unknown region, divided by 10.",
+            "Conn: thresholds in float64 against np.arange (153 fails 0.6).",
+            "Conn: an empty level is skipped (continue), so its pixels end at l = 1.",
+            "Conn: size ties go to the first component in row-major (scikit-image) order.",
+        ),
+    )
+)

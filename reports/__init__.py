@@ -1,0 +1,3 @@
+"""reports."""
+
+__all__: list[str] = []

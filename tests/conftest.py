@@ -1,0 +1,71 @@
+"""Shared fixtures: the public golden set (skipped cleanly when ../shared is absent) and
+small synthetic cases."""
+
+from __future__ import annotations
+
+import csv
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("MATTEBENCH_SHARED", REPO.parent / "shared"))
+GOLDEN = SHARED / "golden" / "metrics"
+
+
+def golden_available() -> bool:
+    return (GOLDEN / "reference.csv").is_file()
+
+
+def golden_rows() -> dict[str, dict[str, str]]:
+    """``reference.csv`` merged with ``reference_details.csv``, keyed by case name."""
+    if not golden_available():
+        return {}
+    with open(GOLDEN / "reference.csv", newline="") as fh:
+        rows = {r["case"]: dict(r) for r in csv.DictReader(fh)}
+    with open(GOLDEN / "reference_details.csv", newline="") as fh:
+        for r in csv.DictReader(fh):
+            rows[r["case"]].update(r)
+    return rows
+
+
+GOLDEN_ROWS = golden_rows()
+GOLDEN_CASES = sorted(GOLDEN_ROWS) or ["<no golden set>"]
+NO_GOLDEN = f"golden set not found at {GOLDEN} (set MATTEBENCH_SHARED to the shared/ folder)"
+
+
+def load_case(name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(pred, gt, trimap) of a golden case as uint8 HxW."""
+    if not golden_available():
+        pytest.skip(NO_GOLDEN)
+    d = GOLDEN / "cases" / name
+    return tuple(cv2.imread(str(d / f"{f}.png"), cv2.IMREAD_UNCHANGED) for f in ("pred", "gt", "trimap"))
+
+
+def smooth_case(h: int, w: int, seed: int, unknown: float = 0.35) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A random smooth matte, a noisy prediction forced to the trimap, about ``unknown`` band."""
+    rng = np.random.default_rng(seed)
+    from scipy import ndimage
+
+    small = ndimage.gaussian_filter(rng.random((max(h // 8, 4), max(w // 8, 4))), 2.0)
+    g = cv2.resize(small, (w, h), interpolation=cv2.INTER_CUBIC)
+    g = (g - g.mean()) / (g.std() + 1e-12)
+    # a soft band around the 0.5 level set, whose width sets the unknown fraction
+    band = np.quantile(np.abs(g), unknown)
+    alpha = np.clip(0.5 + g / (2 * band), 0, 1)
+    gt = np.round(alpha * 255).astype(np.uint8)
+    tri = np.where(gt == 0, 0, np.where(gt == 255, 255, 128)).astype(np.uint8)
+    noise = rng.normal(0, 12, (h, w))
+    pred = np.clip(gt + noise + 8 * ndimage.gaussian_filter(rng.normal(size=(h, w)), 6), 0, 255)
+    pred = np.round(pred).astype(np.uint8)
+    pred[tri == 0] = 0
+    pred[tri == 255] = 255
+    return pred, gt, tri
+
+
+@pytest.fixture(scope="session")
+def small_case() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    return smooth_case(64, 80, seed=1)
