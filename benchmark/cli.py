@@ -15,13 +15,24 @@ import math
 import sys
 from collections.abc import Sequence
 
-from metrics import CONVENTIONS, InputError
+from metrics import CONVENTIONS, InputError, UnknownNameError
 
 __all__ = ["main", "build_parser"]
 
 
 def _fmt(v: float) -> str:
     return "nan" if math.isnan(v) else f"{v:.6g}"
+
+
+def _json(obj: dict) -> str:
+    """JSON with NaN written as ``null`` (bare NaN is not JSON, RFC 8259)."""
+    clean = {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in obj.items()}
+    if "mean" in clean and isinstance(clean["mean"], dict):
+        clean["mean"] = {
+            k: (None if isinstance(v, float) and math.isnan(v) else v)
+            for k, v in clean["mean"].items()
+        }
+    return json.dumps(clean, indent=2, allow_nan=False)
 
 
 def _cmd_metrics(args: argparse.Namespace) -> int:
@@ -33,7 +44,9 @@ def _cmd_metrics(args: argparse.Namespace) -> int:
     folder_mode = args.pred_dir is not None
     if folder_mode:
         if args.files:
-            raise InputError("give either PRED GT TRIMAP or --pred-dir/--gt-dir/--trimap-dir, not both")
+            raise InputError(
+                "give either PRED GT TRIMAP or --pred-dir/--gt-dir/--trimap-dir, not both"
+            )
         if args.gt_dir is None or args.trimap_dir is None:
             raise InputError("--pred-dir needs --gt-dir and --trimap-dir")
         rows = score_folders(
@@ -47,19 +60,37 @@ def _cmd_metrics(args: argparse.Namespace) -> int:
         )
         mean, skipped = summarise(rows)
         for c, n in skipped.items():
-            print(f"note: {c}: {n} image(s) gave NaN (no unknown pixel) and are left out of the mean", file=sys.stderr)
+            print(
+                f"note: {c}: {n} image(s) gave NaN (no unknown pixel) and are left out of the mean",
+                file=sys.stderr,
+            )
         if args.out:
             write_csv(args.out, [*rows, mean], METRIC_COLUMNS)
             print(f"wrote {args.out} ({len(rows)} images + mean)", file=sys.stderr)
         if args.json:
-            print(json.dumps({"convention": conv.name, "scale": args.scale, "images": len(rows), "mean": mean}, indent=2))
+            print(
+                _json(
+                    {
+                        "convention": conv.name,
+                        "scale": args.scale,
+                        "images": len(rows),
+                        "mean": mean,
+                    }
+                )
+            )
         else:
-            unit = "paper units (SAD/1000, MSE, Grad/1000, Conn/1000)" if args.scale == "paper" else "raw sums"
+            unit = (
+                "paper units (SAD/1000, MSE, Grad/1000, Conn/1000)"
+                if args.scale == "paper"
+                else "raw sums"
+            )
             print(f"{len(rows)} images, convention {conv.name}, {unit}")
             print("  ".join(f"{c.upper()} {_fmt(mean[c])}" for c in METRIC_COLUMNS))
         return 0
     if len(args.files) != 3:
-        raise InputError("mattebench metrics needs PRED GT TRIMAP (or --pred-dir/--gt-dir/--trimap-dir)")
+        raise InputError(
+            "mattebench metrics needs PRED GT TRIMAP (or --pred-dir/--gt-dir/--trimap-dir)"
+        )
     pred_p, gt_p, tri_p = args.files
     pred, gt, tri = read_alpha(pred_p), read_alpha(gt_p), read_trimap(tri_p)
     try:
@@ -67,7 +98,7 @@ def _cmd_metrics(args: argparse.Namespace) -> int:
     except InputError as e:
         raise InputError(f"{pred_p} / {gt_p} / {tri_p}: {e}") from None
     if args.json:
-        print(json.dumps({"convention": conv.name, "scale": args.scale, **vals}, indent=2))
+        print(_json({"convention": conv.name, "scale": args.scale, **vals}))
     else:
         print("  ".join(f"{k.upper()} {_fmt(v)}" for k, v in vals.items()))
     return 0
@@ -86,7 +117,9 @@ def _cmd_conventions(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     from metrics._version import __version__
 
-    ap = argparse.ArgumentParser(prog="mattebench", description="Reference-exact alpha-matting benchmark.")
+    ap = argparse.ArgumentParser(
+        prog="mattebench", description="Reference-exact alpha-matting benchmark."
+    )
     ap.add_argument("--version", action="version", version=f"mattebench {__version__}")
     sub = ap.add_subparsers(dest="command", required=True)
 
@@ -97,14 +130,20 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--trimap-dir", help="folder of trimaps (defines the test set)")
     m.add_argument("--out", help="per-image CSV (written atomically, with a mean row)")
     m.add_argument("--workers", type=int, default=None, help="worker processes (default: CPUs)")
-    m.add_argument("--convention", default="reference", help="metric convention (see `mattebench conventions`)")
-    m.add_argument("--scale", choices=("paper", "raw"), default="paper", help="paper units or raw sums")
+    m.add_argument(
+        "--convention", default="reference", help="metric convention (see `mattebench conventions`)"
+    )
+    m.add_argument(
+        "--scale", choices=("paper", "raw"), default="paper", help="paper units or raw sums"
+    )
     m.add_argument("--json", action="store_true", help="print JSON")
     m.add_argument("--no-progress", action="store_true", help="no progress bar")
     m.set_defaults(func=_cmd_metrics)
 
     c = sub.add_parser("conventions", help="list the metric conventions, one line each")
-    c.add_argument("-v", "--verbose", action="store_true", help="also print sources and differences")
+    c.add_argument(
+        "-v", "--verbose", action="store_true", help="also print sources and differences"
+    )
     c.set_defaults(func=_cmd_conventions)
     return ap
 
@@ -114,7 +153,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except (InputError, KeyError) as e:
+    except (InputError, UnknownNameError) as e:
         msg = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
         print(f"mattebench: error: {msg}", file=sys.stderr)
         return 2

@@ -25,7 +25,9 @@ __all__ = ["score_triplet", "score_folders", "summarise", "write_csv", "METRIC_C
 METRIC_COLUMNS = ("sad", "mse", "grad", "conn")
 
 
-def score_triplet(item: Triplet, convention: str = "reference", scale: str = "paper") -> dict[str, Any]:
+def score_triplet(
+    item: Triplet, convention: str = "reference", scale: str = "paper"
+) -> dict[str, Any]:
     """Read one triplet and return ``{"name", "sad", "mse", "grad", "conn"}``.
 
     Kernel errors are re-raised as :class:`InputError` naming the files.
@@ -79,7 +81,9 @@ def score_folders(
     return rows
 
 
-def summarise(rows: Sequence[dict[str, Any]], columns: Sequence[str] = METRIC_COLUMNS) -> tuple[dict[str, Any], dict[str, int]]:
+def summarise(
+    rows: Sequence[dict[str, Any]], columns: Sequence[str] = METRIC_COLUMNS
+) -> tuple[dict[str, Any], dict[str, int]]:
     """Mean of per-image values (the reference drivers' aggregation).
 
     NaN values (MSE of an image without unknown pixels) are left out of the mean; the second
@@ -102,4 +106,10 @@ def write_csv(path: str | Path, rows: Sequence[dict[str, Any]], columns: Sequenc
         w = csv.DictWriter(fh, fieldnames=["name", *columns])
         w.writeheader()
         for r in rows:
-            w.writerow({k: (repr(v) if isinstance(v, float) else v) for k, v in r.items() if k in ("name", *columns)})
+            w.writerow(
+                {
+                    k: (repr(v) if isinstance(v, float) else v)
+                    for k, v in r.items()
+                    if k in ("name", *columns)
+                }
+            )

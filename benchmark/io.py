@@ -56,7 +56,10 @@ def read_grey(path: str | os.PathLike[str]) -> np.ndarray:
         if img.shape[2] == 2:
             raise InputError(f"{p.name} is grey+alpha; save it as a single-channel image ({p})")
         if img.shape[2] == 3:
-            if not (np.array_equal(img[..., 0], img[..., 1]) and np.array_equal(img[..., 0], img[..., 2])):
+            if not (
+                np.array_equal(img[..., 0], img[..., 1])
+                and np.array_equal(img[..., 0], img[..., 2])
+            ):
                 raise InputError(
                     f"{p.name} is an RGB image with differing channels, not a matte ({p})"
                 )
@@ -93,6 +96,12 @@ def read_rgb(path: str | os.PathLike[str]) -> np.ndarray:
     return np.ascontiguousarray(img[..., ::-1])
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 @contextlib.contextmanager
 def atomic_write(path: str | os.PathLike[str], mode: str = "w", **kw: Any) -> Iterator[IO[Any]]:
     """Write to a temporary file beside ``path`` and rename it over ``path`` on success.
@@ -103,6 +112,7 @@ def atomic_write(path: str | os.PathLike[str], mode: str = "w", **kw: Any) -> It
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give what open() would
         with os.fdopen(fd, mode, **kw) as fh:
             yield fh
             fh.flush()

@@ -54,7 +54,7 @@ def list_images(folder: str | Path, what: str = "folder") -> dict[str, Path]:
             out[p.stem] = p
     if not out:
         raise InputError(f"{what} {d}: no image files ({', '.join(IMAGE_EXTS)})")
-    return out
+    return dict(sorted(out.items()))
 
 
 def base_name(stem: str) -> str | None:
@@ -109,9 +109,13 @@ def match_triplets(
         if g is not None and (tris is None or t is not None):
             out.append(Triplet(stem, p, g, t))
     if no_gt:
-        raise InputError(f"{len(no_gt)} prediction(s) have no ground truth in {gt_dir}: {_preview(no_gt)}")
+        raise InputError(
+            f"{len(no_gt)} prediction(s) have no ground truth in {gt_dir}: {_preview(no_gt)}"
+        )
     if no_tri:
-        raise InputError(f"{len(no_tri)} prediction(s) have no trimap in {trimap_dir}: {_preview(no_tri)}")
+        raise InputError(
+            f"{len(no_tri)} prediction(s) have no trimap in {trimap_dir}: {_preview(no_tri)}"
+        )
     if tris is not None:
         # a per-foreground trimap <base> is used by the predictions <base>_<k>
         used = set(preds) | {base_name(s) for s in preds}
@@ -121,5 +125,4 @@ def match_triplets(
                 f"{len(orphans)} trimap(s) in {trimap_dir} have no prediction in {pred_dir}: "
                 f"{_preview(orphans)}"
             )
-    return out
-
+    return sorted(out, key=lambda t: t.name)

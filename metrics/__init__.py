@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from metrics._inputs import InputError
+from metrics._inputs import InputError, UnknownNameError
 from metrics.conn import conn, conn_torch, conn_whole, conn_whole_torch
 from metrics.conventions import (
     CONVENTIONS,
@@ -47,6 +47,7 @@ __all__ = [
     "Convention",
     "InputError",
     "MetricSpec",
+    "UnknownNameError",
     "conn",
     "conn_torch",
     "conn_whole",

@@ -10,8 +10,10 @@ The rules (also stated in the docstring of every public metric):
     value lies in 0-255 and are then treated exactly like ``uint8``. ``uint16`` is always refused:
     it is what a 16-bit PNG decodes to, and ``/255`` of it would be silently wrong.
   - ``bool`` is refused (is ``True`` 1 or 255?).
-  - Floating dtypes hold alpha in ``[0, 1]`` directly; they are promoted to ``float64`` and are
-    **not** quantised to 8 bits. NaN, inf and values outside ``[0, 1]`` are refused.
+  - ``float32`` and ``float64`` hold alpha in ``[0, 1]`` directly; they are promoted to
+    ``float64`` and are **not** quantised to 8 bits. NaN, inf and values outside ``[0, 1]`` are
+    refused. ``float16`` is refused: it cannot hold ``v / 255`` closely enough (0.4 becomes
+    0.3999), which would move pixels across the connectivity thresholds.
 
   When both mattes are 8-bit the kernels work on the integers (exact sums, exact threshold
   decisions). When either one is floating, both are promoted to ``float64`` alpha (``v / 255``
@@ -30,7 +32,14 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["InputError", "as_alpha", "as_trimap", "check_same_shape", "promote_pair"]
+__all__ = [
+    "InputError",
+    "UnknownNameError",
+    "as_alpha",
+    "as_trimap",
+    "check_same_shape",
+    "promote_pair",
+]
 
 
 class InputError(ValueError):
@@ -39,6 +48,11 @@ class InputError(ValueError):
     The message names the offending argument or file and the problem, for example
     ``"pred has NaN"`` or ``"alpha.png is 16-bit"``.
     """
+
+
+class UnknownNameError(KeyError):
+    """An unknown registry name (metric, convention, model, ...); the message lists close
+    matches."""
 
 
 def _check_2d(a: np.ndarray, name: str) -> None:
@@ -93,6 +107,8 @@ def as_alpha(a: Any, name: str = "alpha") -> np.ndarray:
     if kind in "iu":
         return _integer_to_uint8(a, name)
     if kind == "f":
+        if a.dtype.itemsize < 4:
+            raise InputError(f"{name} is {a.dtype}; pass float32/float64 alpha or uint8")
         f = a.astype(np.float64, copy=False)
         if not np.isfinite(f).all():
             what = "NaN" if np.isnan(f).any() else "inf"
@@ -158,7 +174,9 @@ def to_float(a: np.ndarray) -> np.ndarray:
     return a
 
 
-def prepare(pred: Any, gt: Any, trimap: Any | None) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+def prepare(
+    pred: Any, gt: Any, trimap: Any | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """Validate ``pred``, ``gt`` and ``trimap`` together and promote the mattes."""
     p = as_alpha(pred, "pred")
     g = as_alpha(gt, "gt")

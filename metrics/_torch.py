@@ -38,6 +38,8 @@ def _alpha_t(x: Any, name: str) -> Any:
         return x.to(torch.float64) / 255.0
     if x.dtype == torch.bool or not (x.is_floating_point()):
         raise InputError(f"{name} must be uint8 or floating, got {x.dtype}")
+    if x.dtype not in (torch.float32, torch.float64):
+        raise InputError(f"{name} is {x.dtype}; pass float32/float64 alpha or uint8")
     x = x.to(torch.float64)
     if not bool(torch.isfinite(x).all()):
         raise InputError(f"{name} has {'NaN' if bool(torch.isnan(x).any()) else 'inf'}")

@@ -27,10 +27,19 @@ from typing import Any, Literal
 import cv2
 import numpy as np
 
+from metrics import _conn_uf
 from metrics._inputs import prepare
 from metrics._scale import apply_scale
 
-__all__ = ["conn", "conn_whole", "alpha_levels", "conn_levels", "conn_raw", "conn_torch", "conn_whole_torch"]
+__all__ = [
+    "conn",
+    "conn_whole",
+    "alpha_levels",
+    "conn_levels",
+    "conn_raw",
+    "conn_torch",
+    "conn_whole_torch",
+]
 
 THETA = 0.15
 STEPS = 10
@@ -38,6 +47,7 @@ STEPS = 10
 Tie = Literal["column_major", "row_major", "opencv"]
 Threshold = Literal["exact", "float64_arange"]
 Empty = Literal["gca", "indexnet"]
+Method = Literal["auto", "union_find", "opencv"]
 
 # Integer level of each grey value: L(v) = floor(10 v / 255) = #{k in 1..10 : 10 v >= 255 k}.
 _LEVEL_LUT = ((10 * np.arange(256)) // 255).astype(np.uint8)
@@ -47,9 +57,10 @@ _LEVEL_LUT_F64 = np.array(
     [int(np.sum(v / 255.0 >= _ARANGE[1:])) for v in range(256)], dtype=np.uint8
 )
 # A float alpha within this distance below a threshold counts as reaching it (ties pass, as
-# they do for 8-bit input in the float32 reference). Integer grey values are never closer than
-# 1/255 to a threshold unless they sit exactly on it.
-_TIE_EPS = 1e-9
+# they do for 8-bit input in the float32 reference). v / 255 of a grey value that is not a tie
+# lies at least 5 / 2550 ~ 2e-3 from every threshold, and float32 rounds v / 255 by < 1e-7, so
+# float32 and float64 copies of 8-bit mattes get exactly the 8-bit levels.
+_TIE_EPS = 1e-6
 
 
 def alpha_levels(a: np.ndarray, threshold: Threshold = "exact") -> np.ndarray:
@@ -57,7 +68,7 @@ def alpha_levels(a: np.ndarray, threshold: Threshold = "exact") -> np.ndarray:
 
     ``threshold="exact"`` decides 8-bit input on the integers (``10 v >= 255 k``): the ties
     v = 51, 102, 153, 204, 255 pass, as in the float32 reference. Float input in ``[0, 1]``
-    passes when ``alpha >= k/10 - 1e-9``, so ``v / 255.0`` gives the same levels as ``v``.
+    passes when ``alpha >= k/10 - 1e-6``, so ``v / 255.0`` gives the same levels as ``v``.
     ``threshold="float64_arange"`` reproduces float64 ports that compare ``v / 255.0`` with
     ``np.arange(0, 1.1, 0.1)``: 153 then falls below 0.6 (``0.6000000000000001``).
 
@@ -109,6 +120,7 @@ def conn_levels(
     tie: Tie = "column_major",
     with_background: bool = False,
     empty: Empty = "gca",
+    method: Method = "auto",
 ) -> np.ndarray:
     """Per-pixel ``l`` (as an integer number of steps, 0..10) from the level map ``m``.
 
@@ -129,39 +141,66 @@ def conn_levels(
         What happens at an empty level ``M_k``: ``"gca"`` assigns every unassigned pixel the
         previous level (GCA-Matting's ``if ~isempty`` guard, the golden data); ``"indexnet"``
         skips the level (``continue``), so those pixels end at ``l = 1``.
+    method
+        ``"union_find"`` (one pass, :mod:`metrics._conn_uf`), ``"opencv"`` (one OpenCV
+        labelling per level) or ``"auto"`` (union-find where it applies). Both are exact.
 
     Returns
     -------
     numpy.ndarray
-        ``uint8`` ``l * 10``.
+        ``uint8`` ``l * 10``, shaped like ``m``.
     """
+    sel = np.arange(m.size, dtype=np.int64)
+    ks = _kstar(m, sel, tie=tie, with_background=with_background, empty=empty, method=method)
+    return (ks - np.uint8(1)).reshape(m.shape)
+
+
+def _kstar(
+    m: np.ndarray,
+    sel: np.ndarray,
+    *,
+    tie: Tie,
+    with_background: bool,
+    empty: Empty,
+    method: Method,
+) -> np.ndarray:
+    """``kstar`` (first level whose Omega misses the pixel; 11 = never) at flat indices ``sel``."""
     if with_background:
-        return _levels_with_background(m, tie)
-    # kstar = first level k at which the pixel is not in Omega_k (11 = never). Omega_k lies in
-    # M_k, and a pixel of level m is outside M_{m+1}, hence kstar <= m + 1 always.
-    kstar = m + np.uint8(1)
-    first_empty = None
-    prev_count = -1
+        return _kstar_with_background(m, tie).ravel()[sel]
+    if method == "auto":
+        method = "union_find" if _conn_uf.AVAILABLE and tie != "opencv" else "opencv"
+    if method == "union_find":
+        if tie == "opencv":
+            raise ValueError("tie='opencv' needs method='opencv'")
+        ks = _conn_uf.kstar_union_find(m, sel, STEPS, tie == "column_major")
+    else:
+        ks = _kstar_opencv(m, tie).ravel()[sel]
+    top = int(m.max())
+    if empty == "indexnet" and top < STEPS:
+        # ``continue`` at the first empty level: pixels still unassigned there end at l = 1
+        ks[ks == top + 1] = STEPS + 1
+    return ks
+
+
+def _kstar_opencv(m: np.ndarray, tie: Tie) -> np.ndarray:
+    """One OpenCV labelling per level; ``kstar = 1 + sum_k alive_k`` with
+    ``alive_k = Omega_1 & ... & Omega_k`` (a pixel stays alive until it first leaves Omega)."""
+    alive = np.ones(m.shape, dtype=np.uint8)
+    kstar = np.ones(m.shape, dtype=np.uint8)
     for k in range(1, STEPS + 1):
         mk = (m >= k).view(np.uint8)
-        count = cv2.countNonZero(mk)
-        if count == 0:
-            first_empty = k  # all later levels are empty too (the sets are nested)
-            break
-        if count == prev_count:
-            continue  # M_k == M_{k-1}: same components, same Omega, nothing new to assign
-        prev_count = count
+        if cv2.countNonZero(mk) == 0:
+            break  # empty Omega: every alive pixel leaves now (the GCA guard)
         _, labels, stats, _ = cv2.connectedComponentsWithStats(mk, connectivity=4, ltype=cv2.CV_32S)
         best = _pick_largest(labels, stats, tie, with_background=False)
-        drop = (labels != best) & (labels != 0)
-        kstar[drop] = np.minimum(kstar[drop], k)
-    if first_empty is not None and empty == "indexnet":
-        # ``continue`` at the empty level: the pixels still unassigned end at l = 1
-        kstar[kstar == first_empty] = STEPS + 1
-    return kstar - np.uint8(1)
+        np.bitwise_and(alive, (labels == best).view(np.uint8), out=alive)
+        if cv2.countNonZero(alive) == 0:
+            break
+        np.add(kstar, alive, out=kstar)
+    return kstar
 
 
-def _levels_with_background(m: np.ndarray, tie: Tie) -> np.ndarray:
+def _kstar_with_background(m: np.ndarray, tie: Tie) -> np.ndarray:
     """GCA-Matting's python port: ``argmax(bincount(labels))`` with the background label 0.
 
     When the background (``~M_k``) outnumbers every component, Omega_k *is* the background:
@@ -180,11 +219,11 @@ def _levels_with_background(m: np.ndarray, tie: Tie) -> np.ndarray:
         stats[0, cv2.CC_STAT_AREA] = mk.size - count
         best = _pick_largest(labels, stats, tie, with_background=True)
         kstar[(kstar == never) & (labels != best)] = k
-    return kstar - np.uint8(1)
+    return kstar
 
 
-def _phi(a: np.ndarray, l_steps: np.ndarray) -> np.ndarray:
-    d = a - l_steps / STEPS
+def _phi(a: np.ndarray, level: np.ndarray) -> np.ndarray:
+    d = a - level
     return 1.0 - d * (d >= THETA)
 
 
@@ -197,16 +236,18 @@ def conn_raw(
     tie: Tie = "column_major",
     with_background: bool = False,
     empty: Empty = "gca",
+    method: Method = "auto",
 ) -> float:
     """Raw connectivity error of validated, promoted mattes over ``mask`` (``None`` = all)."""
     m = np.minimum(alpha_levels(p, threshold), alpha_levels(g, threshold))
-    lev = conn_levels(m, tie=tie, with_background=with_background, empty=empty)
-    if mask is not None:
-        p, g, lev = p[mask], g[mask], lev[mask]
+    sel = np.arange(m.size, dtype=np.int64) if mask is None else np.flatnonzero(mask)
+    ks = _kstar(m, sel, tie=tie, with_background=with_background, empty=empty, method=method)
+    lv = (ks - np.uint8(1)).astype(np.float64) / STEPS
+    pf, gf = p.ravel()[sel], g.ravel()[sel]
     if p.dtype == np.uint8:
-        p = p / 255.0
-        g = g / 255.0
-    return float(np.abs(_phi(p, lev) - _phi(g, lev)).sum())
+        pf = pf / 255.0
+        gf = gf / 255.0
+    return float(np.abs(_phi(pf, lv) - _phi(gf, lv)).sum())
 
 
 def conn(
@@ -226,7 +267,7 @@ def conn(
     * **input scaling**: ``v / 255`` (no min-max);
     * **thresholds** 0.1 ... 1.0 (step 0.1), decided exactly on the integer grey value
       (``10 v >= 255 k``; 153 passes 0.6 as in the float32 reference); float input passes when
-      ``alpha >= k/10 - 1e-9``;
+      ``alpha >= k/10 - 1e-6`` (so ``v / 255`` in float32 or float64 behaves like ``v``);
     * **connectivity** 4; the largest component is taken over the whole image; **size ties**
       go to the component whose first pixel in column-major order comes first (MATLAB
       ``bwconncomp`` + ``max``);
@@ -245,8 +286,8 @@ def conn(
     >>> gt = np.zeros((4, 4), np.uint8); gt[1:3, 1:3] = 255
     >>> pred = gt.copy(); pred[0, 0] = 255        # a stray, disconnected pixel
     >>> tri = np.full((4, 4), 128, np.uint8)
-    >>> conn(pred, gt, tri, scale="raw")
-    0.85
+    >>> conn(pred, gt, tri, scale="raw")   # phi_pred = 0, phi_gt = 1 at the stray pixel
+    1.0
     """
     from metrics.conventions import get_convention
 
@@ -313,7 +354,7 @@ def conn_torch(pred: Any, gt: Any, trimap: Any, *, scale: str = "paper") -> Any:
     The components are found by min-index label propagation with pointer jumping
     (:func:`_components_t`), run on the transposed images so that the smallest flat index of a
     component is its first pixel in column-major order: the reference's tie-break falls out of
-    ``argmax``'s first-maximum rule. Thresholds use ``floor(10 alpha + 1e-8)`` (ties pass), the
+    ``argmax``'s first-maximum rule. Thresholds use ``floor(10 alpha + 1e-5)`` (ties pass), the
     empty-level guard is GCA-Matting's, as in :func:`conn`. The number of propagation rounds
     grows with the longest geodesic path inside a component (slowed down by pointer jumping);
     it is exact at the fixed point, not approximate.

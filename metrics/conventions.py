@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Literal
@@ -24,7 +25,7 @@ from typing import Any, Literal
 import numpy as np
 from scipy import ndimage
 
-from metrics._inputs import as_alpha, prepare
+from metrics._inputs import UnknownNameError, as_alpha, prepare
 from metrics._ops import count
 from metrics._scale import PAPER_DIVISORS, apply_scale
 from metrics.conn import Empty, Threshold, Tie, conn_raw
@@ -53,6 +54,10 @@ class Convention:
         (``uint8(255 a)``).
     force_pred
         The pipeline forces ``pred`` to 0/1 in the trimap's known regions before the metrics.
+    trimap_classes
+        ``"exact"``: only 0/128/255 mean bg/unknown/fg. ``"thresholds"``: the trimap is first
+        mapped by value, ``< 85`` to 0, ``>= 170`` to 255, the rest to 128 (GCA-Matting's
+        ``tester.py``).
     sad_region, mse_numerator, mse_denominator
         ``"unknown"`` (``trimap == 128``) or ``"whole"`` image.
     mse_eps
@@ -81,6 +86,7 @@ class Convention:
     source: str
     quantise: Literal["none", "round", "truncate"] = "none"
     force_pred: bool = False
+    trimap_classes: Literal["exact", "thresholds"] = "exact"
     sad_region: Area = "unknown"
     mse_numerator: Area = "unknown"
     mse_denominator: Area = "unknown"
@@ -94,7 +100,9 @@ class Convention:
     conn_with_background: bool = False
     conn_empty: Empty = "gca"
     conn_region: Area = "unknown"
-    divisors: Mapping[str, float] = field(default_factory=lambda: MappingProxyType(dict(PAPER_DIVISORS)))
+    divisors: Mapping[str, float] = field(
+        default_factory=lambda: MappingProxyType(dict(PAPER_DIVISORS))
+    )
     differences: tuple[str, ...] = ()
 
     # ------------------------------------------------------------------ preparation
@@ -104,8 +112,12 @@ class Convention:
         p = as_alpha(pred, "pred")
         if self.quantise != "none" and p.dtype != np.uint8:
             scaled = p * 255.0
-            p = (np.round(scaled) if self.quantise == "round" else np.floor(scaled)).astype(np.uint8)
+            p = (np.round(scaled) if self.quantise == "round" else np.floor(scaled)).astype(
+                np.uint8
+            )
         p, g, t = prepare(p, gt, trimap)
+        if self.trimap_classes == "thresholds":
+            t = np.where(t < 85, 0, np.where(t >= 170, 255, 128)).astype(np.uint8)
         if self.force_pred:
             p = force_known(p, t)
         return p, g, t
@@ -160,20 +172,31 @@ class Convention:
 
     def grad(self, pred: Any, gt: Any, trimap: Any, *, scale: str = "paper") -> float:
         """Gradient error under this convention (see :func:`metrics.grad`)."""
-        return apply_scale(self._grad(*self.prepare(pred, gt, trimap)), "grad", scale, self.divisors)
+        return apply_scale(
+            self._grad(*self.prepare(pred, gt, trimap)), "grad", scale, self.divisors
+        )
 
     def conn(self, pred: Any, gt: Any, trimap: Any, *, scale: str = "paper") -> float:
         """Connectivity error under this convention (see :func:`metrics.conn`)."""
-        return apply_scale(self._conn(*self.prepare(pred, gt, trimap)), "conn", scale, self.divisors)
+        return apply_scale(
+            self._conn(*self.prepare(pred, gt, trimap)), "conn", scale, self.divisors
+        )
 
-    def evaluate(self, pred: Any, gt: Any, trimap: Any, *, scale: str = "paper") -> dict[str, float]:
-        """All four metrics from one validation pass: ``{"sad", "mse", "grad", "conn"}``."""
+    def evaluate(
+        self, pred: Any, gt: Any, trimap: Any, *, scale: str = "paper"
+    ) -> dict[str, float]:
+        """All four metrics from one validation pass: ``{"sad", "mse", "grad", "conn"}``.
+
+        Conn runs on a second thread while SAD, MSE and Grad run on this one (its kernels
+        release the GIL); the values are the same as the four single functions give.
+        """
         p, g, t = self.prepare(pred, gt, trimap)
+        pending = _pool().submit(self._conn, p, g, t) if p.size >= _THREAD_MIN_PIXELS else None
         raw = {
             "sad": self._sad(p, g, t),
             "mse": self._mse(p, g, t),
             "grad": self._grad(p, g, t),
-            "conn": self._conn(p, g, t),
+            "conn": pending.result() if pending is not None else self._conn(p, g, t),
         }
         return {k: apply_scale(v, k, scale, self.divisors) for k, v in raw.items()}
 
@@ -182,6 +205,17 @@ class Convention:
         n = len(self.differences)
         tail = "" if self.name == "reference" else f" ({n} difference{'s' * (n != 1)})"
         return f"{self.name:<16} {self.title}{tail}"
+
+
+_THREAD_MIN_PIXELS = 256 * 256
+_POOL: ThreadPoolExecutor | None = None
+
+
+def _pool() -> ThreadPoolExecutor:
+    global _POOL
+    if _POOL is None:
+        _POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mattebench-conn")
+    return _POOL
 
 
 def _as_float(a: np.ndarray) -> np.ndarray:
@@ -217,7 +251,7 @@ def get_convention(name: str | Convention) -> Convention:
     except KeyError:
         close = difflib.get_close_matches(str(name), list(_REGISTRY), n=3, cutoff=0.4)
         hint = f"; did you mean {', '.join(close)}?" if close else ""
-        raise KeyError(
+        raise UnknownNameError(
             f"unknown convention {name!r}{hint} (known: {', '.join(_REGISTRY)})"
         ) from None
 
@@ -258,6 +292,7 @@ register_convention(
         "yucornetto/MGMatting code-base/utils/evaluate.py @2bac93f0 (identical)",
         quantise="truncate",
         force_pred=True,
+        trimap_classes="thresholds",
         mse_eps=1e-8,
         mse_empty="zero",
         grad_normalise="div255",
@@ -273,6 +308,8 @@ register_convention(
             "Conn: argmax(bincount(labels)) includes the background label 0, which is taken "
             "as the largest component whenever it is biggest.",
             "Conn: size ties go to the first component in row-major (scikit-image) order.",
+            "Trimap: tester.py maps values < 85 to background, >= 170 to foreground and the "
+            "rest to unknown, so a resized trimap's 127/129 count as unknown.",
         ),
     )
 )
@@ -306,8 +343,8 @@ register_convention(
         mse_empty="zero",
         conn_tie="opencv",
         differences=(
-            "Pipeline: pred is clipped, forced from the trimap and rounded to uint8 (the metric "
-            "functions refuse an unforced pred).",
+            "Pipeline: pred is forced from the trimap and rounded to uint8 (the metric functions "
+            "refuse an unforced pred).",
             "SAD: summed over the whole image (equal to the reference only when gt agrees with "
             "the trimap's known labels and the trimap has no stray values).",
             "MSE: whole-image sum divided by #(trimap == 128); 0 when there is none.",
@@ -330,8 +367,8 @@ register_convention(
         conn_threshold="float64_arange",
         conn_tie="opencv",
         differences=(
-            "Pipeline: pred is clamped, forced from the trimap and rounded to uint8 (the metric "
-            "functions refuse an unforced pred).",
+            "Pipeline: pred is forced from the trimap and rounded to uint8 (the metric functions "
+            "refuse an unforced pred).",
             "SAD: summed over the whole image (equal to the reference only when gt agrees with "
             "the trimap's known labels and the trimap has no stray values).",
             "MSE: whole-image sum divided by #(trimap == 128); 0 when there is none.",

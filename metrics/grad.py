@@ -44,7 +44,9 @@ Normalise = Literal["minmax", "div255"]
 
 
 @lru_cache(maxsize=8)
-def gaussgradient_kernels(sigma: float = SIGMA, eps: float = EPSILON) -> tuple[np.ndarray, np.ndarray]:
+def gaussgradient_kernels(
+    sigma: float = SIGMA, eps: float = EPSILON
+) -> tuple[np.ndarray, np.ndarray]:
     """1-D factors ``(g, dg)`` of ``gaussgradient.m``'s L2-normalised 2-D kernel.
 
     ``hx = outer(g, dg)`` reproduces ``hx / sqrt(sum(hx.^2))`` of the reference (the
@@ -83,29 +85,46 @@ def mat2gray(a: np.ndarray) -> np.ndarray:
 
 
 def gradient_magnitude(img: np.ndarray, sigma: float = SIGMA) -> np.ndarray:
-    """``sqrt(gx^2 + gy^2)`` with ``gaussgradient.m``'s kernel and replicate border (float64)."""
+    """``sqrt(gx^2 + gy^2)`` with ``gaussgradient.m``'s kernel and replicate border (float64).
+
+    ``img`` may be ``uint8`` or floating; the filter runs in float64 either way.
+    """
     g, dg = gaussgradient_kernels(sigma)
-    src = np.ascontiguousarray(img, dtype=np.float64)
+    src = img if img.dtype in (np.uint8, np.float64) else img.astype(np.float64)
+    src = np.ascontiguousarray(src)
     gx = cv2.sepFilter2D(src, cv2.CV_64F, dg, g, borderType=cv2.BORDER_REPLICATE)
     gy = cv2.sepFilter2D(src, cv2.CV_64F, g, dg, borderType=cv2.BORDER_REPLICATE)
     return cv2.magnitude(gx, gy)
 
 
-def _normalise(a: np.ndarray, how: Normalise) -> np.ndarray:
+def _scale_of(a: np.ndarray, how: Normalise) -> float:
+    """Factor by which the normalisation multiplies the gradient of ``a``.
+
+    ``mat2gray`` is affine, ``(a - lo) / (hi - lo)``, and the derivative kernel annihilates
+    constants, so ``grad(mat2gray(a)) = grad(a) / (hi - lo)``: we filter ``a`` as it is and
+    scale the magnitude (equal to filtering the normalised image up to float64 rounding). A
+    constant image has zero gradient.
+    """
     if how == "minmax":
-        return mat2gray(a)
-    return a / 255.0 if a.dtype == np.uint8 else a.astype(np.float64)
+        lo, hi = float(a.min()), float(a.max())
+        return 0.0 if hi == lo else 1.0 / (hi - lo)
+    return 1.0 / 255.0 if a.dtype == np.uint8 else 1.0
 
 
 def grad_raw(
     p: np.ndarray, g: np.ndarray, mask: np.ndarray | None, *, normalise: Normalise = "minmax"
 ) -> float:
     """Raw gradient error of validated mattes over ``mask`` (``None`` = whole image)."""
-    d = gradient_magnitude(_normalise(p, normalise)) - gradient_magnitude(_normalise(g, normalise))
-    d *= d
-    if mask is not None:
-        d *= mask
-    return float(d.sum())
+    sp, sg = _scale_of(p, normalise), _scale_of(g, normalise)
+    mp = gradient_magnitude(p) if sp else np.zeros(p.shape)
+    mg = gradient_magnitude(g) if sg else np.zeros(g.shape)
+    np.multiply(mp, sp, out=mp)
+    np.multiply(mg, sg, out=mg)
+    d = np.subtract(mp, mg, out=mp)  # exactly 0 where the scaled magnitudes agree
+    np.multiply(d, d, out=d)
+    if mask is None:
+        return float(d.sum())
+    return float(np.multiply(d, mask).sum())
 
 
 def grad(

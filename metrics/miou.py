@@ -89,7 +89,7 @@ def miou(
     else:
         if len(pred) != len(gt):
             raise InputError(f"{len(pred)} predictions but {len(gt)} ground truths")
-        pairs = zip(pred, gt)
+        pairs = zip(pred, gt, strict=True)
     cm = np.zeros((num_classes, num_classes), dtype=np.int64)
     for p, g in pairs:
         cm += confusion_matrix(p, g, num_classes, ignore_index=ignore_index)

@@ -17,7 +17,15 @@ from metrics._scale import apply_scale
 from metrics._torch import as_batch, masked_sum_t, per_image_scale
 from metrics.regions import force_known, region_mask
 
-__all__ = ["mse", "mse_whole", "mse_trimap", "sq_sum_raw", "mse_torch", "mse_whole_torch", "mse_trimap_torch"]
+__all__ = [
+    "mse",
+    "mse_whole",
+    "mse_trimap",
+    "sq_sum_raw",
+    "mse_torch",
+    "mse_whole_torch",
+    "mse_trimap_torch",
+]
 
 _SQUARES = (np.arange(256, dtype=np.uint32) ** 2).astype(np.uint16)
 

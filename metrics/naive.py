@@ -84,18 +84,15 @@ def naive_conn(pred: np.ndarray, gt: np.ndarray, trimap: np.ndarray, step: float
         if p8.dtype == np.uint8 and g8.dtype == np.uint8:
             inter = (10 * p8.astype(np.int64) >= 255 * k) & (10 * g8.astype(np.int64) >= 255 * k)
         else:
-            inter = (p >= k / n_steps - 1e-9) & (g >= k / n_steps - 1e-9)
+            inter = (p >= k / n_steps - 1e-6) & (g >= k / n_steps - 1e-6)
         labels, n = ndimage.label(inter, structure=four)
         omega = np.zeros(p.shape, dtype=bool)
         if n > 0:
-            best, best_size, best_first = 0, -1, None
-            for c in range(1, n + 1):
-                rows, cols = np.nonzero(labels == c)
-                size = len(rows)
-                first = int(np.min(cols * p.shape[0] + rows))  # column-major linear index
-                if size > best_size or (size == best_size and first < best_first):
-                    best, best_size, best_first = c, size, first
-            omega = labels == best
+            sizes = np.bincount(labels.ravel())[1:]
+            tied = np.flatnonzero(sizes == sizes.max()) + 1
+            # MATLAB's bwconncomp order: the component whose first column-major pixel comes first
+            firsts = [int(np.flatnonzero((labels == c).T)[0]) for c in tied]
+            omega = labels == tied[int(np.argmin(firsts))]
         lmap[(lmap == -1) & ~omega] = (k - 1) / n_steps
     lmap[lmap == -1] = 1.0
     dp, dg = p - lmap, g - lmap

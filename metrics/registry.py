@@ -7,19 +7,20 @@ newly registered metric is tested at once.
 from __future__ import annotations
 
 import difflib
+import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-import importlib
+from metrics._inputs import UnknownNameError
+from metrics._scale import PAPER_DIVISORS
 
 # the package namespace binds ``metrics.sad`` etc. to the functions, so fetch the modules
 _conn = importlib.import_module("metrics.conn")
 _grad = importlib.import_module("metrics.grad")
 _mse = importlib.import_module("metrics.mse")
 _sad = importlib.import_module("metrics.sad")
-from metrics._scale import PAPER_DIVISORS
 
 __all__ = ["MetricSpec", "METRICS", "register_metric", "get_metric", "list_metrics"]
 
@@ -78,7 +79,9 @@ class MetricSpec:
         d = self.paper_divisor
         return self.label if d == 1 else f"{self.label}/{d:g}"
 
-    def compute(self, pred: Any, gt: Any, trimap: Any = None, *, scale: str = "paper", **kw: Any) -> float:
+    def compute(
+        self, pred: Any, gt: Any, trimap: Any = None, *, scale: str = "paper", **kw: Any
+    ) -> float:
         """Call the numpy kernel with a uniform signature (``trimap`` ignored when unused)."""
         if self.needs_trimap:
             return self.numpy_fn(pred, gt, trimap, scale=scale, **kw)
@@ -113,7 +116,7 @@ def get_metric(name: str) -> MetricSpec:
     except KeyError:
         close = difflib.get_close_matches(name, list(_REGISTRY), n=3, cutoff=0.4)
         hint = f"; did you mean {', '.join(close)}?" if close else ""
-        raise KeyError(f"unknown metric {name!r}{hint}") from None
+        raise UnknownNameError(f"unknown metric {name!r}{hint}") from None
 
 
 def list_metrics(region: str | None = None) -> list[str]:
@@ -130,9 +133,19 @@ _CONN_NOTE = (
 )
 
 
-def _spec(name: str, label: str, fn: Callable[..., float], tfn: Callable[..., Any] | None,
-          region: str, ref: str, *, divisor_key: str, needs_trimap: bool = True,
-          convention_aware: bool = False, note: str = _F64) -> None:
+def _spec(
+    name: str,
+    label: str,
+    fn: Callable[..., float],
+    tfn: Callable[..., Any] | None,
+    region: str,
+    ref: str,
+    *,
+    divisor_key: str,
+    needs_trimap: bool = True,
+    convention_aware: bool = False,
+    note: str = _F64,
+) -> None:
     register_metric(
         MetricSpec(
             name=name,
@@ -150,34 +163,140 @@ def _spec(name: str, label: str, fn: Callable[..., float], tfn: Callable[..., An
     )
 
 
-_spec("sad", "SAD", _sad.sad, _sad.sad_torch, "unknown", _DIM.format("sad_loss"),
-      divisor_key="sad", convention_aware=True)
-_spec("mse", "MSE", _mse.mse, _mse.mse_torch, "unknown", _DIM.format("mse_loss"),
-      divisor_key="mse", convention_aware=True)
-_spec("grad", "Grad", _grad.grad, _grad.grad_torch, "unknown", _DIM.format("gradient_loss"),
-      divisor_key="grad", convention_aware=True)
-_spec("conn", "Conn", _conn.conn, _conn.conn_torch, "unknown",
-      _DIM.format("connectivity_error"), divisor_key="conn", convention_aware=True,
-      note=_CONN_NOTE)
-_spec("sad_whole", "SAD", _sad.sad_whole, _sad.sad_whole_torch, "whole", _P3M.format("SAD"),
-      divisor_key="sad", needs_trimap=False)
-_spec("mse_whole", "MSE", _mse.mse_whole, _mse.mse_whole_torch, "whole", _P3M.format("MSE"),
-      divisor_key="mse", needs_trimap=False)
-_spec("mad", "MAD", _sad.mad, _sad.mad_torch, "whole", _P3M.format("MAD; MODNet PPM-100"),
-      divisor_key="mad", needs_trimap=False)
-_spec("sad_trimap", "SAD-T", _sad.sad_trimap, _sad.sad_trimap_torch, "forced-whole",
-      _P3M.format("SAD-Trimap"), divisor_key="sad")
-_spec("mse_trimap", "MSE-T", _mse.mse_trimap, _mse.mse_trimap_torch, "forced-whole",
-      _P3M.format("MSE-Trimap"), divisor_key="mse")
-_spec("mad_trimap", "MAD-T", _sad.mad_trimap, _sad.mad_trimap_torch, "forced-whole",
-      _P3M.format("MAD-Trimap"), divisor_key="mad")
-_spec("sad_fg", "SAD-FG", _sad.sad_fg, _sad.sad_fg_torch, "fg", _P3M.format("SAD-FG"),
-      divisor_key="sad")
-_spec("sad_bg", "SAD-BG", _sad.sad_bg, _sad.sad_bg_torch, "bg", _P3M.format("SAD-BG"),
-      divisor_key="sad")
-_spec("grad_whole", "Grad", _grad.grad_whole, _grad.grad_whole_torch, "whole",
-      "DIM reference gradient error summed over the whole image", divisor_key="grad",
-      needs_trimap=False)
-_spec("conn_whole", "Conn", _conn.conn_whole, _conn.conn_whole_torch, "whole",
-      "DIM reference connectivity error summed over the whole image", divisor_key="conn",
-      needs_trimap=False, note=_CONN_NOTE)
+_spec(
+    "sad",
+    "SAD",
+    _sad.sad,
+    _sad.sad_torch,
+    "unknown",
+    _DIM.format("sad_loss"),
+    divisor_key="sad",
+    convention_aware=True,
+)
+_spec(
+    "mse",
+    "MSE",
+    _mse.mse,
+    _mse.mse_torch,
+    "unknown",
+    _DIM.format("mse_loss"),
+    divisor_key="mse",
+    convention_aware=True,
+)
+_spec(
+    "grad",
+    "Grad",
+    _grad.grad,
+    _grad.grad_torch,
+    "unknown",
+    _DIM.format("gradient_loss"),
+    divisor_key="grad",
+    convention_aware=True,
+)
+_spec(
+    "conn",
+    "Conn",
+    _conn.conn,
+    _conn.conn_torch,
+    "unknown",
+    _DIM.format("connectivity_error"),
+    divisor_key="conn",
+    convention_aware=True,
+    note=_CONN_NOTE,
+)
+_spec(
+    "sad_whole",
+    "SAD",
+    _sad.sad_whole,
+    _sad.sad_whole_torch,
+    "whole",
+    _P3M.format("SAD"),
+    divisor_key="sad",
+    needs_trimap=False,
+)
+_spec(
+    "mse_whole",
+    "MSE",
+    _mse.mse_whole,
+    _mse.mse_whole_torch,
+    "whole",
+    _P3M.format("MSE"),
+    divisor_key="mse",
+    needs_trimap=False,
+)
+_spec(
+    "mad",
+    "MAD",
+    _sad.mad,
+    _sad.mad_torch,
+    "whole",
+    _P3M.format("MAD; MODNet PPM-100"),
+    divisor_key="mad",
+    needs_trimap=False,
+)
+_spec(
+    "sad_trimap",
+    "SAD-T",
+    _sad.sad_trimap,
+    _sad.sad_trimap_torch,
+    "forced-whole",
+    _P3M.format("SAD-Trimap"),
+    divisor_key="sad",
+)
+_spec(
+    "mse_trimap",
+    "MSE-T",
+    _mse.mse_trimap,
+    _mse.mse_trimap_torch,
+    "forced-whole",
+    _P3M.format("MSE-Trimap"),
+    divisor_key="mse",
+)
+_spec(
+    "mad_trimap",
+    "MAD-T",
+    _sad.mad_trimap,
+    _sad.mad_trimap_torch,
+    "forced-whole",
+    _P3M.format("MAD-Trimap"),
+    divisor_key="mad",
+)
+_spec(
+    "sad_fg",
+    "SAD-FG",
+    _sad.sad_fg,
+    _sad.sad_fg_torch,
+    "fg",
+    _P3M.format("SAD-FG"),
+    divisor_key="sad",
+)
+_spec(
+    "sad_bg",
+    "SAD-BG",
+    _sad.sad_bg,
+    _sad.sad_bg_torch,
+    "bg",
+    _P3M.format("SAD-BG"),
+    divisor_key="sad",
+)
+_spec(
+    "grad_whole",
+    "Grad",
+    _grad.grad_whole,
+    _grad.grad_whole_torch,
+    "whole",
+    "DIM reference gradient error summed over the whole image",
+    divisor_key="grad",
+    needs_trimap=False,
+)
+_spec(
+    "conn_whole",
+    "Conn",
+    _conn.conn_whole,
+    _conn.conn_whole_torch,
+    "whole",
+    "DIM reference connectivity error summed over the whole image",
+    divisor_key="conn",
+    needs_trimap=False,
+    note=_CONN_NOTE,
+)

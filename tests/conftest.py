@@ -42,10 +42,14 @@ def load_case(name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     if not golden_available():
         pytest.skip(NO_GOLDEN)
     d = GOLDEN / "cases" / name
-    return tuple(cv2.imread(str(d / f"{f}.png"), cv2.IMREAD_UNCHANGED) for f in ("pred", "gt", "trimap"))
+    return tuple(
+        cv2.imread(str(d / f"{f}.png"), cv2.IMREAD_UNCHANGED) for f in ("pred", "gt", "trimap")
+    )
 
 
-def smooth_case(h: int, w: int, seed: int, unknown: float = 0.35) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def smooth_case(
+    h: int, w: int, seed: int, unknown: float = 0.35
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """A random smooth matte, a noisy prediction forced to the trimap, about ``unknown`` band."""
     rng = np.random.default_rng(seed)
     from scipy import ndimage

@@ -17,7 +17,7 @@ import pytest
 
 import metrics
 from metrics import naive
-from tests.conftest import GOLDEN_CASES, GOLDEN_ROWS, golden_available, load_case, NO_GOLDEN
+from tests.conftest import GOLDEN_CASES, GOLDEN_ROWS, NO_GOLDEN, golden_available, load_case
 
 pytestmark = pytest.mark.skipif(not golden_available(), reason=NO_GOLDEN)
 KEYS = ("sad", "mse", "grad", "conn")
@@ -97,7 +97,11 @@ def test_torch_twins_match_golden(case: str) -> None:
     pred, gt, tri = load_case(case)
     row = GOLDEN_ROWS[case]
     args = (torch.from_numpy(pred), torch.from_numpy(gt), torch.from_numpy(tri))
-    for k, fn in (("sad", metrics.sad_torch), ("mse", metrics.mse_torch),
-                  ("grad", metrics.grad_torch), ("conn", metrics.conn_torch)):
+    for k, fn in (
+        ("sad", metrics.sad_torch),
+        ("mse", metrics.mse_torch),
+        ("grad", metrics.grad_torch),
+        ("conn", metrics.conn_torch),
+    ):
         got = float(fn(*args, scale="raw"))
         assert _close(got, float(row[k]), 1e-5, 1e-6), f"{case} {k}: {got!r}"
