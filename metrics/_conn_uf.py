@@ -1,14 +1,15 @@
-"""One-pass union-find for the connectivity error's level map (numba, releases the GIL).
+"""One-pass union-find for the connectivity error (numba, releases the GIL).
 
 The threshold sets ``M_k = {m >= k}`` are nested, so a single sweep that adds pixels in order
 of decreasing level ``m`` builds the components of every ``M_k`` in turn (``M_10`` first). Union
 by size without path compression keeps, for every node, the level at which it received a
-parent; walking a pixel's ancestor chain then tells its component *at any level* (a
-persistent union-find). The largest component of each level is tracked incrementally, its
-ties broken by the smallest ``key`` (the first pixel in column-major or row-major order).
+parent (a persistent union-find: walking a pixel's ancestor chain tells its component *at any
+level*); a second, path-halved copy of the same forest makes the finds during the sweep
+cheap. The largest component of each level is tracked incrementally, ties broken by the
+smallest ``key`` (the first pixel in column-major or row-major order).
 
 Exactly the semantics of :func:`metrics.conn.conn_levels` with ``with_background=False``; the
-test suite compares the two on random and crafted images.
+test suite compares the two methods on random and crafted images.
 """
 
 from __future__ import annotations
@@ -20,23 +21,26 @@ try:  # numba is a declared dependency; the OpenCV path in metrics.conn is the f
 except ImportError:  # pragma: no cover - exercised only without numba
     _nb = None
 
-__all__ = ["AVAILABLE", "kstar_union_find"]
+__all__ = ["AVAILABLE", "kstar_union_find", "conn_sum_union_find"]
 
 AVAILABLE = _nb is not None
+# Compiled lazily on first call and cached on disk; without numba the functions stay plain
+# Python (correct but slow), and metrics.conn uses its OpenCV method instead.
+_njit = _nb.njit(cache=True, nogil=True) if AVAILABLE else (lambda f: f)
 
 
-def _kstar_impl(m: np.ndarray, sel: np.ndarray, steps: int, column_major: bool) -> np.ndarray:
+@_njit
+def _forest(m, steps, column_major):  # pragma: no cover - compiled by numba
+    """Sweep the pixels by decreasing level; return the merge tree and each level's best root."""
     h, w = m.shape
     n = h * w
     mf = m.ravel()
-    parent = np.arange(n, dtype=np.int32)  # the merge tree: root-to-root links, never compressed
-    fast = np.arange(n, dtype=np.int32)  # the same forest with path halving, for quick finds
-    size = np.ones(n, dtype=np.int32)
+    # Only pixels of level >= 1 are ever touched, and each is initialised when it is added.
+    parent = np.empty(n, dtype=np.int32)  # merge tree: root-to-root links, never compressed
+    fast = np.empty(n, dtype=np.int32)  # the same forest with path halving, for quick finds
+    size = np.empty(n, dtype=np.int32)
     key = np.empty(n, dtype=np.int32)
-    link = np.zeros(n, dtype=np.uint8)  # level at which the node got a parent; 0 = a root
-    for r in range(h):
-        for c in range(w):
-            key[r * w + c] = c * h + r if column_major else r * w + c
+    link = np.empty(n, dtype=np.uint8)  # level at which the node got a parent; 0 = a root
     counts = np.zeros(steps + 1, dtype=np.int64)
     for i in range(n):
         counts[mf[i]] += 1
@@ -59,29 +63,39 @@ def _kstar_impl(m: np.ndarray, sel: np.ndarray, steps: int, column_major: bool) 
             x = order[j]
             r = x // w
             c = x - r * w
+            parent[x] = x
+            fast[x] = x
+            size[x] = 1
+            link[x] = 0
+            key[x] = c * h + r if column_major else x
             rx = x
-            while fast[rx] != rx:
-                fast[rx] = fast[fast[rx]]
-                rx = fast[rx]
+            # Neighbours already added: any of level > lv, or of level lv earlier in raster
+            # order (up, left). A later same-level neighbour joins us when its turn comes.
             for d in range(4):
                 if d == 0:
                     if r == 0:
                         continue
                     y = x - w
-                elif d == 1:
-                    if r == h - 1:
+                    if mf[y] < lv:
                         continue
-                    y = x + w
-                elif d == 2:
+                elif d == 1:
                     if c == 0:
                         continue
                     y = x - 1
+                    if mf[y] < lv:
+                        continue
+                elif d == 2:
+                    if r == h - 1:
+                        continue
+                    y = x + w
+                    if mf[y] <= lv:
+                        continue
                 else:
                     if c == w - 1:
                         continue
                     y = x + 1
-                if mf[y] < lv:
-                    continue
+                    if mf[y] <= lv:
+                        continue
                 ry = y
                 while fast[ry] != ry:
                     fast[ry] = fast[fast[ry]]
@@ -106,42 +120,108 @@ def _kstar_impl(m: np.ndarray, sel: np.ndarray, steps: int, column_major: bool) 
             ):
                 best = rx
         best_root[lv] = best
+    return parent, link, best_root
+
+
+@_njit
+def _kstar_of(x, mx, parent, link, best_root, chain):  # pragma: no cover - compiled
+    """First level k <= mx at which pixel x is outside the largest component; mx + 1 if none."""
+    if mx == 0:
+        return 1
+    d = 0
+    a = x
+    chain[0] = a
+    while parent[a] != a:
+        a = parent[a]
+        d += 1
+        chain[d] = a
+    i = d
+    for k in range(1, mx + 1):
+        # the pixel's root at level k: the first ancestor not yet linked at that level
+        while i > 0 and link[chain[i - 1]] < k:
+            i -= 1
+        if chain[i] != best_root[k]:
+            return k
+    return mx + 1
+
+
+@_njit
+def _kstar_impl(m, sel, steps, column_major):  # pragma: no cover - compiled
+    parent, link, best_root = _forest(m, steps, column_major)
+    mf = m.ravel()
     out = np.empty(sel.shape[0], dtype=np.uint8)
     chain = np.empty(64, dtype=np.int32)
     for s in range(sel.shape[0]):
-        x = sel[s]
-        mx = mf[x]
-        d = 0
-        a = x
-        chain[0] = a
-        while parent[a] != a:
-            a = parent[a]
-            d += 1
-            chain[d] = a
-        i = d
-        ks = mx + 1
-        for k in range(1, mx + 1):
-            # the pixel's root at level k: the first ancestor not yet linked at that level
-            while i > 0 and link[chain[i - 1]] < k:
-                i -= 1
-            if chain[i] != best_root[k]:
-                ks = k
-                break
-        out[s] = ks
+        out[s] = _kstar_of(sel[s], mf[sel[s]], parent, link, best_root, chain)
     return out
 
 
-_compiled = None
+@_njit
+def _conn_sum_impl(m, p, g, denom, sel, steps, column_major, indexnet, theta):  # pragma: no cover
+    """Raw Conn: sum over ``sel`` of |phi_p - phi_g| (the reference's per-pixel formula)."""
+    parent, link, best_root = _forest(m, steps, column_major)
+    mf = m.ravel()
+    pf = p.ravel()
+    gf = g.ravel()
+    top = 0
+    for i in range(mf.shape[0]):
+        if mf[i] > top:
+            top = mf[i]
+    chain = np.empty(64, dtype=np.int32)
+    total = 0.0
+    for s in range(sel.shape[0]):
+        x = sel[s]
+        ks = _kstar_of(x, mf[x], parent, link, best_root, chain)
+        if indexnet and top < steps and ks == top + 1:
+            ks = steps + 1  # ``continue`` at the first empty level: l ends at 1
+        lv = (ks - 1) / steps
+        a = pf[x] / denom
+        b = gf[x] / denom
+        da = a - lv
+        db = b - lv
+        phi_a = 1.0 - da * (1.0 if da >= theta else 0.0)
+        phi_b = 1.0 - db * (1.0 if db >= theta else 0.0)
+        total += abs(phi_a - phi_b)
+    return total
 
 
 def kstar_union_find(m: np.ndarray, sel: np.ndarray, steps: int, column_major: bool) -> np.ndarray:
     """``kstar`` (first level at which a pixel leaves the largest component; ``steps + 1`` =
     never) of the flat pixel indices ``sel``, from the ``uint8`` level map ``m``.
 
-    Compiled on first use (cached on disk by numba).
     """
-    global _compiled
-    if _compiled is None:
-        _compiled = _nb.njit(cache=True, nogil=True)(_kstar_impl)
     m = np.ascontiguousarray(m, dtype=np.uint8)
-    return _compiled(m, np.ascontiguousarray(sel, dtype=np.int64), steps, column_major)
+    return _kstar_impl(m, np.ascontiguousarray(sel, dtype=np.int64), steps, column_major)
+
+
+def conn_sum_union_find(
+    m: np.ndarray,
+    p: np.ndarray,
+    g: np.ndarray,
+    sel: np.ndarray,
+    *,
+    steps: int,
+    column_major: bool,
+    indexnet: bool,
+    theta: float,
+) -> float:
+    """Raw connectivity error over the flat indices ``sel`` in one compiled pass.
+
+    ``p`` and ``g`` are both ``uint8`` (grey levels, divided by 255 per pixel) or both
+    ``float64`` alpha. Compiled on first use (cached on disk by numba).
+    """
+    m = np.ascontiguousarray(m, dtype=np.uint8)
+    denom = 255.0 if p.dtype == np.uint8 else 1.0
+    return float(
+        _conn_sum_impl(
+            m,
+            np.ascontiguousarray(p),
+            np.ascontiguousarray(g),
+            denom,
+            np.ascontiguousarray(sel, dtype=np.int64),
+            steps,
+            column_major,
+            indexnet,
+            theta,
+        )
+    )

@@ -241,6 +241,19 @@ def conn_raw(
     """Raw connectivity error of validated, promoted mattes over ``mask`` (``None`` = all)."""
     m = np.minimum(alpha_levels(p, threshold), alpha_levels(g, threshold))
     sel = np.arange(m.size, dtype=np.int64) if mask is None else np.flatnonzero(mask)
+    if method == "auto":
+        method = "union_find" if _conn_uf.AVAILABLE and tie != "opencv" else "opencv"
+    if method == "union_find" and not with_background:
+        return _conn_uf.conn_sum_union_find(
+            m,
+            p,
+            g,
+            sel,
+            steps=STEPS,
+            column_major=tie == "column_major",
+            indexnet=empty == "indexnet",
+            theta=THETA,
+        )
     ks = _kstar(m, sel, tie=tie, with_background=with_background, empty=empty, method=method)
     lv = (ks - np.uint8(1)).astype(np.float64) / STEPS
     pf, gf = p.ravel()[sel], g.ravel()[sel]

@@ -27,14 +27,14 @@ __all__ = [
     "mse_trimap_torch",
 ]
 
-_SQUARES = (np.arange(256, dtype=np.uint32) ** 2).astype(np.uint16)
-
 
 def sq_sum_raw(p: np.ndarray, g: np.ndarray, mask: np.ndarray | None) -> float:
     """Sum of squared differences in alpha units over ``mask`` (exact integers for 8-bit)."""
     d = abs_diff(p, g)
     if p.dtype == np.uint8:
-        return masked_sum(_SQUARES[d], mask) / 65025.0
+        d16 = d.astype(np.uint16)
+        np.multiply(d16, d16, out=d16)  # 255^2 fits in 16 bits: exact
+        return masked_sum(d16, mask) / 65025.0
     return masked_sum(d * d, mask)
 
 

@@ -590,8 +590,8 @@ def clean_case() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     assert (pred[tri == 0] == 0).all() and (pred[tri == 255] == 255).all()
     assert (pred.min(), pred.max(), gt.min(), gt.max()) == (0, 255, 0, 255)
     # no size tie at any level: the three tie rules agree
-    vals = {conn_raw(pred, gt, None, tie=t) for t in ("column_major", "row_major", "opencv")}
-    assert len(vals) == 1
+    vals = [conn_raw(pred, gt, None, tie=t) for t in ("column_major", "row_major", "opencv")]
+    assert max(vals) - min(vals) <= 1e-9 * max(vals)  # summation order differs by method
     return pred, gt, tri
 
 
