@@ -1,3 +1,5 @@
-"""baselines."""
+"""Matting methods the benchmark evaluates: the method registry and the classic baselines."""
 
-__all__: list[str] = []
+from baselines.methods import METHODS, MattingMethod, get_method, list_methods, register_method
+
+__all__ = ["METHODS", "MattingMethod", "get_method", "list_methods", "register_method"]

@@ -1,0 +1,90 @@
+"""The matting-method interface the runner evaluates, and the method registry.
+
+A method turns an RGB image (and a trimap, if it needs one) into an alpha matte. Classic
+baselines (``baselines.classic``) and, later, neural models register here under a name.
+"""
+
+from __future__ import annotations
+
+import abc
+import difflib
+import fnmatch
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+import numpy as np
+
+from metrics import InputError, UnknownNameError
+
+__all__ = ["MattingMethod", "register_method", "get_method", "list_methods", "METHODS"]
+
+
+class MattingMethod(abc.ABC):
+    """Base class of everything ``mattebench eval --method NAME`` can run."""
+
+    #: registry name
+    name: ClassVar[str] = ""
+    #: whether :meth:`predict` needs a trimap
+    needs_trimap: ClassVar[bool] = True
+    #: one line for listings
+    description: ClassVar[str] = ""
+
+    @abc.abstractmethod
+    def _predict(self, image: np.ndarray, trimap: np.ndarray | None) -> np.ndarray:
+        """Alpha in ``[0, 1]`` (float) of shape HxW."""
+
+    def predict(self, image: np.ndarray, trimap: np.ndarray | None = None) -> np.ndarray:
+        """Validate the inputs, run the method, validate and return float64 alpha in [0, 1].
+
+        ``image`` is HxWx3 ``uint8`` RGB; ``trimap`` HxW ``uint8`` (0 bg, 128 unknown, 255 fg).
+        """
+        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+            raise InputError(f"{self.name}: image must be HxWx3 uint8, got {image.shape} {image.dtype}")
+        if self.needs_trimap:
+            if trimap is None:
+                raise InputError(f"{self.name} needs a trimap")
+            if trimap.shape != image.shape[:2]:
+                raise InputError(f"{self.name}: sizes differ: image {image.shape[:2]}, trimap {trimap.shape}")
+        alpha = np.asarray(self._predict(image, trimap), dtype=np.float64)
+        if alpha.shape != image.shape[:2]:
+            raise RuntimeError(f"{self.name} returned shape {alpha.shape} for an image of {image.shape[:2]}")
+        if not np.isfinite(alpha).all():
+            raise RuntimeError(f"{self.name} returned NaN or inf")
+        return np.clip(alpha, 0.0, 1.0)
+
+    def config(self) -> dict[str, Any]:
+        """What a run records about this method (name and parameters)."""
+        return {"method": self.name}
+
+
+_REGISTRY: dict[str, Callable[..., MattingMethod]] = {}
+METHODS = _REGISTRY
+
+
+def register_method(name: str) -> Callable[[type[MattingMethod]], type[MattingMethod]]:
+    """Class decorator: register a method class under ``name``."""
+
+    def deco(cls: type[MattingMethod]) -> type[MattingMethod]:
+        if name in _REGISTRY:
+            raise ValueError(f"method {name!r} is already registered")
+        cls.name = name
+        _REGISTRY[name] = cls
+        return cls
+
+    return deco
+
+
+def list_methods(pattern: str = "*") -> list[str]:
+    """Registered method names matching a shell-style ``pattern``."""
+    return sorted(n for n in _REGISTRY if fnmatch.fnmatch(n, pattern))
+
+
+def get_method(name: str, **kwargs: Any) -> MattingMethod:
+    """Instantiate a registered method; an unknown name fails with the close matches."""
+    try:
+        cls = _REGISTRY[name]
+    except KeyError:
+        close = difflib.get_close_matches(name, list(_REGISTRY), n=3, cutoff=0.4)
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        raise UnknownNameError(f"unknown method {name!r}{hint} (known: {', '.join(sorted(_REGISTRY))})") from None
+    return cls(**kwargs)
