@@ -13,6 +13,7 @@ import argparse
 import json
 import math
 import sys
+import time
 from collections.abc import Sequence
 
 from metrics import CONVENTIONS, InputError, UnknownNameError
@@ -114,6 +115,80 @@ def _cmd_conventions(args: argparse.Namespace) -> int:
     return 0
 
 
+def _parse_dataset(arg: str) -> tuple[str, str | None]:
+    name, _, root = arg.partition("=")
+    return name, (root or None)
+
+
+def _parse_kv(items: Sequence[str]) -> dict[str, object]:
+    out: dict[str, object] = {}
+    for it in items:
+        key, sep, val = it.partition("=")
+        if not sep:
+            raise InputError(f"--set expects KEY=VALUE, got {it!r}")
+        try:
+            out[key] = json.loads(val)
+        except json.JSONDecodeError:
+            out[key] = val
+    return out
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    from benchmark.runner import RunConfig, method_specs, run
+    from metrics import get_convention
+
+    get_convention(args.convention)
+    kwargs = _parse_kv(args.set)
+    if args.subset:
+        kwargs["subset"] = args.subset
+    datasets = []
+    for d in args.dataset:
+        name, root = _parse_dataset(d)
+        datasets.append({"name": name, "root": root, "kwargs": kwargs})
+    cfg = RunConfig(
+        datasets=tuple(datasets),
+        methods=method_specs(args.method, args.pred_dir),
+        convention=args.convention,
+        force_known=not args.no_force_known,
+        rounding=args.rounding,
+    )
+    t0 = time.perf_counter()
+    rows = run(cfg, args.out, workers=args.workers, progress=not args.no_progress)
+    print(
+        f"{len(rows)} per-image results in {args.out} ({time.perf_counter() - t0:.1f} s)",
+        file=sys.stderr,
+    )
+    return _print_report(args.out, fmt="md", write=True)
+
+
+def _print_report(run_dir: str, fmt: str, write: bool) -> int:
+    from reports.report import write_tables
+
+    text = write_tables(run_dir, fmt=fmt, write=write)
+    print(text, end="")
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    return _print_report(args.run_dir, fmt=args.format, write=not args.no_write)
+
+
+def _cmd_list(args: argparse.Namespace) -> int:
+    if args.what == "datasets":
+        from benchmark.datasets import DATASETS
+
+        for name, cls in sorted(DATASETS.items()):
+            print(f"{name:<22} [{cls.evaluation}] {cls.description}")
+    else:
+        from baselines import METHODS
+
+        for name, cls in sorted(METHODS.items()):
+            print(
+                f"{name:<22} {'trimap' if cls.needs_trimap else 'no trimap':<10} {cls.description}"
+            )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from metrics._version import __version__
 
@@ -145,6 +220,67 @@ def build_parser() -> argparse.ArgumentParser:
         "-v", "--verbose", action="store_true", help="also print sources and differences"
     )
     c.set_defaults(func=_cmd_conventions)
+
+    e = sub.add_parser(
+        "eval", help="run methods on datasets, score, write a results store and tables"
+    )
+    e.add_argument(
+        "--dataset",
+        action="append",
+        required=True,
+        metavar="NAME[=ROOT]",
+        help="dataset (repeatable); see `mattebench datasets`",
+    )
+    e.add_argument(
+        "--method",
+        action="append",
+        default=[],
+        help="method to run (repeatable); see `mattebench methods`",
+    )
+    e.add_argument(
+        "--pred-dir",
+        action="append",
+        default=[],
+        help="score existing predictions from this folder (repeatable)",
+    )
+    e.add_argument("--convention", default="reference", help="metric convention of the main table")
+    e.add_argument(
+        "--out", default="mattebench-out/run", help="run directory (resumes if it exists)"
+    )
+    e.add_argument("--workers", type=int, default=None, help="worker processes (default: CPUs)")
+    e.add_argument(
+        "--no-force-known",
+        action="store_true",
+        help="do not force predictions to the trimap's known regions",
+    )
+    e.add_argument(
+        "--rounding",
+        choices=("round", "truncate"),
+        default="round",
+        help="float -> 8-bit prediction",
+    )
+    e.add_argument("--subset", help="list file of sample names to evaluate")
+    e.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="dataset keyword (e.g. count=20, size=256)",
+    )
+    e.add_argument("--no-progress", action="store_true", help="no progress bar")
+    e.set_defaults(func=_cmd_eval)
+
+    r = sub.add_parser("report", help="render a run's tables (main + conventions)")
+    r.add_argument("run_dir")
+    r.add_argument("--format", choices=("md", "tex", "csv"), default="md")
+    r.add_argument(
+        "--no-write", action="store_true", help="print only; do not write RUN_DIR/tables/"
+    )
+    r.set_defaults(func=_cmd_report)
+
+    for what in ("datasets", "methods"):
+        lp = sub.add_parser(what, help=f"list the registered {what}")
+        lp.set_defaults(func=_cmd_list, what=what)
     return ap
 
 

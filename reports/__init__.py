@@ -1,3 +1,5 @@
-"""reports."""
+"""Paper-style tables (Markdown, LaTeX, CSV) from a run's results."""
 
-__all__: list[str] = []
+from reports.tables import Table, discrepancy_table, render, summary_table
+
+__all__ = ["Table", "discrepancy_table", "render", "summary_table"]

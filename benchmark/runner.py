@@ -1,0 +1,398 @@
+"""The evaluation runner: methods x datasets -> predictions, per-image metrics, a results store.
+
+A run directory holds::
+
+    config.json                         the resolved configuration (written first)
+    <dataset>/<method>/pred/<name>.png  the 8-bit predictions
+    <dataset>/<method>/metrics/<name>.json   per-image metrics, one file per image
+    results.csv                         every per-image row (rebuilt at the end)
+
+Each per-image file is written atomically (temp file + rename) once its prediction is saved,
+so a killed run loses at most the images in flight: starting the same command again skips
+every image that has its metrics file and produces the same ``results.csv`` as an
+uninterrupted run. A run directory refuses a different configuration.
+
+Per image, the runner predicts (or reads ``--pred-dir``), optionally forces the known regions
+from the trimap, quantises to 8 bits (rounding recorded), saves the PNG, re-reads nothing:
+the metrics are computed on exactly the 8-bit values written. Metrics follow the dataset's
+evaluation convention: the DIM metrics on ``trimap == 128`` ("unknown") or the whole-image
+family ("whole"); the DIM metrics are computed under *every* registered convention, so the
+discrepancy table needs no second pass.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import sys
+import time
+from collections.abc import Iterable, Sequence
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+from benchmark.datasets import MattingDataset, Sample, get_dataset
+from benchmark.io import atomic_write, read_alpha
+from benchmark.pairing import list_images
+from metrics import CONVENTIONS, InputError, evaluate_whole, force_known, get_convention
+
+__all__ = ["RunConfig", "run", "load_results", "quantise", "METRIC_SETS", "PRED_SOURCE"]
+
+PRED_SOURCE = "pred-dir"
+Rounding = Literal["round", "truncate"]
+
+#: The metric columns of each evaluation convention, in table order.
+METRIC_SETS: dict[str, tuple[str, ...]] = {
+    "unknown": ("sad", "mse", "grad", "conn"),
+    "whole": ("sad_whole", "mse_whole", "mad", "grad_whole", "conn_whole"),
+    "whole+trimap": (
+        "sad_whole",
+        "mse_whole",
+        "mad",
+        "grad_whole",
+        "conn_whole",
+        "sad_trimap",
+        "mse_trimap",
+        "mad_trimap",
+        "sad_fg",
+        "sad_bg",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything that determines a run's numbers (written to ``config.json``).
+
+    Attributes
+    ----------
+    datasets
+        ``[{"name": ..., "root": ..., "kwargs": {...}}]``.
+    methods
+        ``[{"name": ..., "kwargs": {...}}]``; ``{"name": "pred-dir", "dir": ...}`` scores
+        existing predictions instead.
+    convention
+        The metric convention of the main table (all conventions are stored).
+    force_known
+        Set the prediction to 0/255 where the trimap says background/foreground before
+        saving (what GCA-Matting, MatteFormer and MMagic do); the MATLAB reference does not.
+    rounding
+        How float predictions become 8-bit: ``"round"`` (``np.rint``: half to even) or
+        ``"truncate"`` (``uint8(255 a)``, as GCA-Matting and ViTMatte save theirs).
+    """
+
+    datasets: tuple[dict[str, Any], ...]
+    methods: tuple[dict[str, Any], ...]
+    convention: str = "reference"
+    force_known: bool = True
+    rounding: Rounding = "round"
+    version: int = 1
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return json.loads(json.dumps(asdict(self), sort_keys=True, default=str))
+
+
+def quantise(alpha: np.ndarray, rounding: Rounding) -> np.ndarray:
+    """Float alpha in [0, 1] -> ``uint8`` (``round``: ``np.rint(255 a)``, half to even;
+    ``truncate``: ``floor(255 a)``).
+
+    >>> quantise(np.array([[0.5 / 255, 1.5 / 255, 1.0]]), "round").tolist()
+    [[0, 2, 255]]
+    >>> quantise(np.array([[0.5 / 255, 1.5 / 255, 1.0]]), "truncate").tolist()
+    [[0, 1, 255]]
+    """
+    if alpha.dtype == np.uint8:
+        return alpha
+    scaled = np.clip(alpha, 0.0, 1.0) * 255.0
+    q = np.rint(scaled) if rounding == "round" else np.floor(scaled)
+    return q.astype(np.uint8)
+
+
+def _metric_set(evaluation: str, has_trimap: bool) -> tuple[str, ...]:
+    if evaluation == "unknown":
+        return METRIC_SETS["unknown"]
+    return METRIC_SETS["whole+trimap" if has_trimap else "whole"]
+
+
+def score(pred: np.ndarray, sample: Sample, evaluation: str) -> dict[str, Any]:
+    """Per-image metrics of an 8-bit prediction (paper units).
+
+    ``{"metrics": {...}, "conventions": {name: {sad, mse, grad, conn}}}``; the second part only
+    for the unknown-region evaluation.
+    """
+    if sample.alpha is None:
+        raise InputError(f"{sample.name}: the dataset has no ground truth for it")
+    if evaluation == "unknown":
+        if sample.trimap is None:
+            raise InputError(f"{sample.name}: the DIM metrics need a trimap")
+        per_conv = {
+            c: get_convention(c).evaluate(pred, sample.alpha, sample.trimap) for c in CONVENTIONS
+        }
+        return {"metrics": dict(per_conv["reference"]), "conventions": per_conv}
+    vals = evaluate_whole(pred, sample.alpha, sample.trimap)
+    return {"metrics": vals, "conventions": {}}
+
+
+# --------------------------------------------------------------------------- one work item
+
+
+def _item_paths(run_dir: Path, dataset: str, method: str, name: str) -> tuple[Path, Path]:
+    base = run_dir / dataset / method
+    return base / "pred" / f"{name}.png", base / "metrics" / f"{name}.json"
+
+
+def _write_png(path: Path, img: np.ndarray) -> None:
+    ok, buf = cv2.imencode(".png", img)
+    if not ok:
+        raise OSError(f"could not encode {path}")
+    with atomic_write(path, "wb") as fh:
+        fh.write(buf.tobytes())
+
+
+def _work(
+    run_dir: str,
+    ds_spec: dict[str, Any],
+    method_spec: dict[str, Any],
+    name: str,
+    force: bool,
+    rounding: Rounding,
+) -> dict[str, Any]:
+    """Predict, save and score one image; returns its row (also written to disk)."""
+    ds = _open_dataset(ds_spec)
+    sample = ds.load(name)
+    t0 = time.perf_counter()
+    if method_spec["name"] == PRED_SOURCE:
+        pred_file = _find_pred(Path(method_spec["dir"]), name)
+        pred = read_alpha(pred_file)
+        if sample.alpha is not None and pred.shape != sample.alpha.shape:
+            ph, pw = pred.shape
+            gh, gw = sample.alpha.shape
+            raise InputError(
+                f"{pred_file.name}: sizes differ: prediction {ph}x{pw}, ground truth {gh}x{gw}"
+            )
+        alpha = pred
+    else:
+        method = _open_method(method_spec)
+        if sample.image is None:
+            raise InputError(f"{sample.name}: the dataset has no input image")
+        alpha = method.predict(sample.image, sample.trimap)
+    seconds = time.perf_counter() - t0
+    pred8 = quantise(alpha, rounding)
+    if force and sample.trimap is not None:
+        pred8 = force_known(pred8, sample.trimap)
+    pred_path, metrics_path = _item_paths(
+        Path(run_dir), ds_spec["name"], method_spec["label"], name
+    )
+    _write_png(pred_path, pred8)
+    result = score(pred8, sample, ds.evaluation)
+    row = {
+        "dataset": ds_spec["name"],
+        "method": method_spec["label"],
+        "name": name,
+        "seconds": seconds,
+        **result,
+    }
+    with atomic_write(metrics_path) as fh:
+        json.dump(_nan_to_none(row), fh, sort_keys=True)
+    return row
+
+
+def _nan_to_none(obj: Any) -> Any:
+    if isinstance(obj, float) and math.isnan(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: _nan_to_none(v) for k, v in obj.items()}
+    return obj
+
+
+def _none_to_nan(obj: Any) -> Any:
+    if obj is None:
+        return float("nan")
+    if isinstance(obj, dict):
+        return {k: _none_to_nan(v) for k, v in obj.items()}
+    return obj
+
+
+_DATASET_CACHE: dict[str, MattingDataset] = {}
+
+
+def _open_dataset(spec: dict[str, Any]) -> MattingDataset:
+    key = json.dumps(spec, sort_keys=True, default=str)
+    if key not in _DATASET_CACHE:
+        _DATASET_CACHE[key] = get_dataset(spec["name"], spec.get("root"), **spec.get("kwargs", {}))
+    return _DATASET_CACHE[key]
+
+
+_METHOD_CACHE: dict[str, Any] = {}
+
+
+def _open_method(spec: dict[str, Any]) -> Any:
+    from baselines import get_method
+
+    key = json.dumps(spec, sort_keys=True, default=str)
+    if key not in _METHOD_CACHE:
+        _METHOD_CACHE[key] = get_method(spec["name"], **spec.get("kwargs", {}))
+    return _METHOD_CACHE[key]
+
+
+def _find_pred(folder: Path, name: str) -> Path:
+    table = list_images(folder, "prediction folder")
+    if name not in table:
+        raise InputError(f"prediction folder {folder}: no prediction for {name}")
+    return table[name]
+
+
+# --------------------------------------------------------------------------- the run
+
+
+def _check_config(run_dir: Path, cfg: RunConfig) -> None:
+    path = run_dir / "config.json"
+    want = cfg.to_json()
+    if path.exists():
+        have = json.loads(path.read_text())
+        if have != want:
+            raise InputError(
+                f"{path} holds a different configuration; use another --out directory or "
+                "delete it to start over"
+            )
+        return
+    with atomic_write(path) as fh:
+        json.dump(want, fh, indent=2, sort_keys=True)
+
+
+def _write_environment(run_dir: Path, cfg: RunConfig) -> None:
+    """``environment.json``: versions and each dataset's own record (informational; a resumed
+    run rewrites it)."""
+    import platform
+
+    from metrics._version import __version__
+
+    env: dict[str, Any] = {
+        "mattebench": __version__,
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "opencv": cv2.__version__,
+        "datasets": [_open_dataset(d).config() for d in cfg.datasets],
+    }
+    with atomic_write(run_dir / "environment.json") as fh:
+        json.dump(env, fh, indent=2, sort_keys=True, default=str)
+
+
+def _label(spec: dict[str, Any]) -> str:
+    return spec.get("label") or spec["name"]
+
+
+def run(
+    cfg: RunConfig,
+    run_dir: str | Path,
+    *,
+    workers: int | None = None,
+    progress: bool = True,
+) -> list[dict[str, Any]]:
+    """Run (or resume) ``cfg`` in ``run_dir``; return every per-image row, sorted.
+
+    Work items already finished (their metrics file exists) are skipped. ``workers`` > 1 runs
+    items in separate processes (default: the number of CPUs).
+    """
+    run_dir = Path(run_dir)
+    get_convention(cfg.convention)
+    methods = [dict(m, label=_label(m)) for m in cfg.methods]
+    for ds_spec in cfg.datasets:  # fail on a bad name or layout before touching run_dir
+        _open_dataset(ds_spec)
+    for m in methods:
+        if m["name"] != PRED_SOURCE:
+            _open_method(m)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    _check_config(run_dir, cfg)
+    _write_environment(run_dir, cfg)
+    jobs: list[tuple[str, dict[str, Any], dict[str, Any], str, bool, Rounding]] = []
+    for ds_spec in cfg.datasets:
+        ds = _open_dataset(ds_spec)
+        for m in methods:
+            for name in ds.names():
+                _, metrics_path = _item_paths(run_dir, ds_spec["name"], m["label"], name)
+                if not metrics_path.exists():
+                    jobs.append((str(run_dir), ds_spec, m, name, cfg.force_known, cfg.rounding))
+    workers = max(1, workers or (os.cpu_count() or 1))
+    bar = tqdm(
+        total=len(jobs), desc="eval", unit="img", disable=not progress or not jobs, file=sys.stderr
+    )
+    try:
+        if workers == 1 or len(jobs) <= 1:
+            for j in jobs:
+                _work(*j)
+                bar.update()
+        else:
+            with ProcessPoolExecutor(max_workers=min(workers, len(jobs))) as ex:
+                pending = {ex.submit(_work, *j) for j in jobs}
+                while pending:
+                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                    for f in done:
+                        f.result()  # re-raise a worker's error here
+                        bar.update()
+    finally:
+        bar.close()
+    rows = load_results(run_dir)
+    write_results_csv(run_dir, rows)
+    return rows
+
+
+def load_results(run_dir: str | Path) -> list[dict[str, Any]]:
+    """Every per-image row of a run, sorted by dataset, method, name."""
+    run_dir = Path(run_dir)
+    cfg = json.loads((run_dir / "config.json").read_text())
+    rows = []
+    for ds_spec in cfg["datasets"]:
+        for m in cfg["methods"]:
+            folder = run_dir / ds_spec["name"] / _label(m) / "metrics"
+            if not folder.is_dir():
+                continue
+            for f in sorted(folder.glob("*.json")):
+                rows.append(_none_to_nan(json.loads(f.read_text())))
+    rows.sort(key=lambda r: (r["dataset"], r["method"], r["name"]))
+    return rows
+
+
+def write_results_csv(run_dir: str | Path, rows: Sequence[dict[str, Any]]) -> Path:
+    """``results.csv``: one row per image and method, the main convention's metrics."""
+    cols: list[str] = []
+    for r in rows:
+        for k in r["metrics"]:
+            if k not in cols:
+                cols.append(k)
+    path = Path(run_dir) / "results.csv"
+    with atomic_write(path, newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["dataset", "method", "name", *cols])
+        for r in rows:
+            w.writerow(
+                [
+                    r["dataset"],
+                    r["method"],
+                    r["name"],
+                    *(repr(float(r["metrics"].get(c, float("nan")))) for c in cols),
+                ]
+            )
+    return path
+
+
+def method_specs(names: Iterable[str], pred_dirs: Iterable[str] = ()) -> tuple[dict[str, Any], ...]:
+    """Method entries of a :class:`RunConfig` from ``--method`` names and ``--pred-dir`` folders."""
+    out: list[dict[str, Any]] = [{"name": n, "kwargs": {}} for n in names]
+    for d in pred_dirs:
+        p = Path(d)
+        out.append({"name": PRED_SOURCE, "dir": str(p.resolve()), "label": p.name or "predictions"})
+    if not out:
+        raise InputError("give at least one --method or --pred-dir")
+    labels = [_label(m) for m in out]
+    if len(set(labels)) != len(labels):
+        raise InputError(f"two methods share a name in this run: {labels}")
+    return tuple(out)

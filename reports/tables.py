@@ -1,0 +1,211 @@
+"""Paper-style tables from a run's per-image results: Markdown, LaTeX and CSV.
+
+Labels, arrows, units and column order come from the metric registry (:data:`metrics.METRICS`)
+and the convention registry; nothing about a metric is hard-coded here. Values are the mean of
+per-image values in paper units (the reference drivers' aggregation); NaN values (MSE of an
+image without unknown pixels) are left out of a mean and counted in the caption.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import pandas as pd
+
+from metrics import CONVENTIONS, METRICS
+
+__all__ = ["Table", "summary_table", "discrepancy_table", "render", "Format"]
+
+Format = Literal["md", "tex", "csv"]
+
+
+@dataclass
+class Table:
+    """A rendered-to-be table: a frame of numbers plus what the caption must say."""
+
+    frame: pd.DataFrame  # rows: labels; columns: metric names
+    caption: str
+    metrics: tuple[str, ...]
+    bold_best: bool = True
+    title: str = ""
+
+
+def _mean(values: Sequence[float]) -> tuple[float, int]:
+    good = [v for v in values if not math.isnan(v)]
+    return (math.fsum(good) / len(good) if good else float("nan")), len(values) - len(good)
+
+
+def _units(metrics: Sequence[str]) -> str:
+    """``"SAD/1000, MSE, Grad/1000, Conn/1000"`` from the registry's paper divisors."""
+    return ", ".join(dict.fromkeys(METRICS[m].unit for m in metrics))
+
+
+def summary_table(
+    rows: Sequence[dict[str, Any]], dataset: str, *, run_config: dict[str, Any]
+) -> Table:
+    """Methods as rows, the dataset's metrics as columns, mean over images."""
+    rows = [r for r in rows if r["dataset"] == dataset]
+    if not rows:
+        raise ValueError(f"no results for dataset {dataset!r}")
+    metrics = tuple(k for k in METRICS if k in rows[0]["metrics"])
+    methods = list(dict.fromkeys(r["method"] for r in rows))
+    data, nan_notes, counts = {}, [], {}
+    for m in methods:
+        mine = [r for r in rows if r["method"] == m]
+        counts[m] = len(mine)
+        vals = {}
+        for k in metrics:
+            v, skipped = _mean([float(r["metrics"][k]) for r in mine])
+            vals[k] = v
+            if skipped:
+                nan_notes.append(
+                    f"{m}: {skipped} image(s) without unknown pixels left out of {METRICS[k].label}"
+                )
+        data[m] = vals
+    frame = pd.DataFrame.from_dict(data, orient="index")[list(metrics)]
+    conv = CONVENTIONS[run_config.get("convention", "reference")]
+    n = sorted(set(counts.values()))
+    region = "unknown region (trimap == 128)" if "sad" in metrics else "whole image"
+    caption = (
+        f"{dataset}: mean over {'/'.join(map(str, n))} images; {region}; "
+        f"convention '{conv.name}' ({conv.title}); units {_units(metrics)}; "
+        f"lower is better; predictions {'forced to' if run_config.get('force_known') else 'not forced to'} "
+        f"the trimap's known regions, 8-bit by {run_config.get('rounding', 'round')}."
+    )
+    if nan_notes:
+        caption += " " + "; ".join(nan_notes) + "."
+    return Table(frame=frame, caption=caption, metrics=metrics, title=f"Results on {dataset}")
+
+
+def discrepancy_table(
+    rows: Sequence[dict[str, Any]], dataset: str, method: str | None = None
+) -> Table:
+    """The same predictions under every convention: conventions as rows (mean over images and,
+    unless ``method`` is given, one block per method)."""
+    rows = [r for r in rows if r["dataset"] == dataset and r.get("conventions")]
+    if method is not None:
+        rows = [r for r in rows if r["method"] == method]
+    if not rows:
+        raise ValueError(f"no per-convention results for dataset {dataset!r}")
+    metrics = ("sad", "mse", "grad", "conn")
+    data = {}
+    for m in dict.fromkeys(r["method"] for r in rows):
+        mine = [r for r in rows if r["method"] == m]
+        for c in CONVENTIONS:
+            data[f"{m} / {c}"] = {
+                k: _mean([float(r["conventions"][c][k]) for r in mine])[0] for k in metrics
+            }
+    frame = pd.DataFrame.from_dict(data, orient="index")[list(metrics)]
+    caption = (
+        f"{dataset}: the same 8-bit predictions scored under every convention (mean over images, "
+        f"each convention in its own paper units: {_convention_units(metrics)}). Differences "
+        "come only from the metric code; 'mattebench conventions -v' lists what each "
+        "convention does differently."
+    )
+    return Table(
+        frame=frame,
+        caption=caption,
+        metrics=metrics,
+        bold_best=False,
+        title=f"Conventions on {dataset}",
+    )
+
+
+def _convention_units(metrics: Sequence[str]) -> str:
+    """``"SAD/1000, ... (reference, gca, ...); Grad/10 for p3m, dim-pytorch"`` from the registry."""
+    by_units: dict[str, list[str]] = {}
+    for name, conv in CONVENTIONS.items():
+        units = ", ".join(
+            METRICS[m].label
+            if conv.divisors[m] == 1
+            else f"{METRICS[m].label}/{conv.divisors[m]:g}"
+            for m in metrics
+        )
+        by_units.setdefault(units, []).append(name)
+    return "; ".join(f"{u} for {', '.join(names)}" for u, names in by_units.items())
+
+
+def _fmt(v: float) -> str:
+    if math.isnan(v):
+        return "n/a"
+    if v == 0:
+        return "0"
+    a = abs(v)
+    if a >= 100:
+        return f"{v:.1f}"
+    if a >= 1:
+        return f"{v:.3f}"
+    return f"{v:.4g}"
+
+
+def _best(frame: pd.DataFrame, col: str, higher: bool) -> set[str]:
+    s = frame[col].dropna()
+    if s.empty or len(frame) < 2:
+        return set()
+    target = s.max() if higher else s.min()
+    return set(s.index[s == target])
+
+
+def render(table: Table, fmt: Format) -> str:
+    """Render as GitHub Markdown, a LaTeX ``table`` or CSV (full precision, no decoration)."""
+    frame = table.frame
+    specs = [METRICS[m] for m in table.metrics]
+    if fmt == "csv":
+        return frame.to_csv(float_format="%.10g", index_label="row")
+    best = {
+        s.name: _best(frame, s.name, s.higher_is_better) if table.bold_best else set()
+        for s in specs
+    }
+    if fmt == "md":
+        head = "| | " + " | ".join(f"{s.label} {s.arrow}" for s in specs) + " |"
+        sep = "|---|" + "---:|" * len(specs)
+        lines = [f"**{table.title}.** {table.caption}", "", head, sep]
+        for idx, row in frame.iterrows():
+            cells = [
+                f"**{_fmt(row[s.name])}**" if idx in best[s.name] else _fmt(row[s.name])
+                for s in specs
+            ]
+            lines.append(f"| {idx} | " + " | ".join(cells) + " |")
+        return "\n".join(lines) + "\n"
+    if fmt == "tex":
+        arrow = {True: r"$\uparrow$", False: r"$\downarrow$"}
+        cols = "l" + "r" * len(specs)
+        lines = [
+            r"\begin{table}[t]",
+            r"\centering",
+            rf"\caption{{{_tex_escape(table.title)}. {_tex_escape(table.caption)}}}",
+            rf"\begin{{tabular}}{{{cols}}}",
+            r"\hline",
+            " & ".join(
+                ["Method", *(f"{_tex_escape(s.label)} {arrow[s.higher_is_better]}" for s in specs)]
+            )
+            + r" \\",
+            r"\hline",
+        ]
+        for idx, row in frame.iterrows():
+            cells = [
+                rf"\textbf{{{_fmt(row[s.name])}}}" if idx in best[s.name] else _fmt(row[s.name])
+                for s in specs
+            ]
+            lines.append(" & ".join([_tex_escape(str(idx)), *cells]) + r" \\")
+        lines += [r"\hline", r"\end{tabular}", r"\end{table}"]
+        return "\n".join(lines) + "\n"
+    raise ValueError(f"unknown format {fmt!r} (md, tex or csv)")
+
+
+def _tex_escape(s: str) -> str:
+    for a, b in (
+        ("\\", r"\textbackslash{}"),
+        ("&", r"\&"),
+        ("%", r"\%"),
+        ("_", r"\_"),
+        ("#", r"\#"),
+        ("$", r"\$"),
+        ("{", r"\{"),
+        ("}", r"\}"),
+    ):
+        s = s.replace(a, b)
+    return s.replace("\\textbackslash\\{\\}", r"\textbackslash{}")
