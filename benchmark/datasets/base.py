@@ -90,7 +90,9 @@ class MattingDataset(abc.ABC):
     #: one line for ``mattebench datasets``
     description: ClassVar[str] = ""
 
-    def __init__(self, root: str | Path | None, *, subset: str | Path | Sequence[str] | None = None) -> None:
+    def __init__(
+        self, root: str | Path | None, *, subset: str | Path | Sequence[str] | None = None
+    ) -> None:
         self.root = Path(root) if root is not None else None
         if self.root is not None and not self.root.is_dir():
             raise InputError(f"{self.name}: dataset root {self.root} is not a directory")
@@ -167,5 +169,7 @@ def get_dataset(name: str, root: str | Path | None = None, **kwargs: Any) -> Mat
     except KeyError:
         close = difflib.get_close_matches(name, list(_REGISTRY), n=3, cutoff=0.4)
         hint = f"; did you mean {', '.join(close)}?" if close else ""
-        raise UnknownNameError(f"unknown dataset {name!r}{hint} (known: {', '.join(sorted(_REGISTRY))})") from None
+        raise UnknownNameError(
+            f"unknown dataset {name!r}{hint} (known: {', '.join(sorted(_REGISTRY))})"
+        ) from None
     return cls(root, **kwargs)
