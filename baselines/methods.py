@@ -39,15 +39,21 @@ class MattingMethod(abc.ABC):
         ``image`` is HxWx3 ``uint8`` RGB; ``trimap`` HxW ``uint8`` (0 bg, 128 unknown, 255 fg).
         """
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-            raise InputError(f"{self.name}: image must be HxWx3 uint8, got {image.shape} {image.dtype}")
+            raise InputError(
+                f"{self.name}: image must be HxWx3 uint8, got {image.shape} {image.dtype}"
+            )
         if self.needs_trimap:
             if trimap is None:
                 raise InputError(f"{self.name} needs a trimap")
             if trimap.shape != image.shape[:2]:
-                raise InputError(f"{self.name}: sizes differ: image {image.shape[:2]}, trimap {trimap.shape}")
+                raise InputError(
+                    f"{self.name}: sizes differ: image {image.shape[:2]}, trimap {trimap.shape}"
+                )
         alpha = np.asarray(self._predict(image, trimap), dtype=np.float64)
         if alpha.shape != image.shape[:2]:
-            raise RuntimeError(f"{self.name} returned shape {alpha.shape} for an image of {image.shape[:2]}")
+            raise RuntimeError(
+                f"{self.name} returned shape {alpha.shape} for an image of {image.shape[:2]}"
+            )
         if not np.isfinite(alpha).all():
             raise RuntimeError(f"{self.name} returned NaN or inf")
         return np.clip(alpha, 0.0, 1.0)
@@ -86,5 +92,7 @@ def get_method(name: str, **kwargs: Any) -> MattingMethod:
     except KeyError:
         close = difflib.get_close_matches(name, list(_REGISTRY), n=3, cutoff=0.4)
         hint = f"; did you mean {', '.join(close)}?" if close else ""
-        raise UnknownNameError(f"unknown method {name!r}{hint} (known: {', '.join(sorted(_REGISTRY))})") from None
+        raise UnknownNameError(
+            f"unknown method {name!r}{hint} (known: {', '.join(sorted(_REGISTRY))})"
+        ) from None
     return cls(**kwargs)

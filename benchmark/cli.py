@@ -15,6 +15,7 @@ import math
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 from metrics import CONVENTIONS, InputError, UnknownNameError
 
@@ -189,6 +190,58 @@ def _cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_compose(args: argparse.Namespace) -> int:
+    from benchmark.compose import compose_comp1k, compose_d646
+
+    if args.dataset == "comp1k":
+        if not args.adobe:
+            raise InputError("compose comp1k needs --adobe DIR (the Adobe Test_set folder)")
+        rep = compose_comp1k(args.adobe, args.voc, args.out, progress=not args.no_progress)
+    else:
+        if not args.d646:
+            raise InputError("compose d646 needs --d646 DIR (the Distinctions-646 folder)")
+        rep = compose_d646(args.d646, args.voc, args.out, progress=not args.no_progress)
+    print(
+        f"{args.dataset}: {rep.n_written} composite(s) written, {rep.n_skipped} already there, in {args.out}"
+    )
+    return 0
+
+
+def _cmd_trimaps(args: argparse.Namespace) -> int:
+    from benchmark.io import atomic_write, read_grey
+    from benchmark.pairing import list_images
+    from benchmark.trimaps import TrimapSpec, check_trimap, fix_trimap, save_trimaps
+
+    if args.action == "generate" or args.fix:
+        if not args.out:
+            raise InputError(f"trimaps {args.action}{' --fix' if args.fix else ''} needs --out DIR")
+    if args.action == "generate":
+        spec = TrimapSpec(kernel_size=args.kernel_size, iterations=args.iterations, seed=args.seed)
+        rec = save_trimaps(args.folder, args.out, spec, progress=not args.no_progress)
+        print(
+            f"{len(rec.get('images', rec))} trimap(s) written to {args.out} (spec in trimap_spec.json)"
+        )
+        return 0
+    bad = 0
+    for stem, path in list_images(args.folder, "trimap folder").items():
+        t = read_grey(path)
+        rep = check_trimap(t, path.name)
+        if not rep.ok:
+            bad += 1
+            print(rep)
+            if args.fix:
+                import cv2
+
+                ok, buf = cv2.imencode(".png", fix_trimap(t, args.fix))
+                with atomic_write(Path(args.out) / f"{stem}.png", "wb") as fh:
+                    fh.write(buf.tobytes())
+    print(
+        f"{bad} trimap(s) with stray values"
+        + (f"; fixed copies ({args.fix}) in {args.out}" if args.fix and bad else "")
+    )
+    return 1 if bad and not args.fix else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from metrics._version import __version__
 
@@ -277,6 +330,46 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-write", action="store_true", help="print only; do not write RUN_DIR/tables/"
     )
     r.set_defaults(func=_cmd_report)
+
+    cp = sub.add_parser(
+        "compose",
+        help="build Composition-1k / Distinctions-646 test composites (official protocol)",
+    )
+    cp.add_argument("dataset", choices=("comp1k", "d646"))
+    cp.add_argument(
+        "--adobe",
+        help="comp1k: the Adobe test set (Test_set, Combined_Dataset, or a folder with fg/ alpha/)",
+    )
+    cp.add_argument(
+        "--d646", help="d646: the Distinctions-646 folder (with Test/FG, Test/GT, bg_test.txt)"
+    )
+    cp.add_argument(
+        "--voc",
+        required=True,
+        help="folder with the VOC background JPEGs (e.g. VOCdevkit/VOC2012/JPEGImages)",
+    )
+    cp.add_argument(
+        "--out", required=True, help="output folder (merged/, bg/, compose_manifest.json); resumes"
+    )
+    cp.add_argument("--no-progress", action="store_true")
+    cp.set_defaults(func=_cmd_compose)
+
+    tp = sub.add_parser(
+        "trimaps", help="generate trimaps for sets that ship none, or check trimap hygiene"
+    )
+    tp.add_argument("action", choices=("generate", "check"))
+    tp.add_argument("folder", help="generate: folder of alpha mattes; check: folder of trimaps")
+    tp.add_argument("--out", help="generate: output folder; check --fix: folder for fixed copies")
+    tp.add_argument("--kernel-size", type=int, default=3, help="elliptical kernel size (generate)")
+    tp.add_argument(
+        "--iterations", type=int, default=10, help="erosion/dilation iterations (generate)"
+    )
+    tp.add_argument("--seed", type=int, default=None, help="seed (generate)")
+    tp.add_argument(
+        "--fix", choices=("nearest", "threshold"), help="check: write fixed copies to --out"
+    )
+    tp.add_argument("--no-progress", action="store_true")
+    tp.set_defaults(func=_cmd_trimaps)
 
     for what in ("datasets", "methods"):
         lp = sub.add_parser(what, help=f"list the registered {what}")

@@ -19,3 +19,17 @@ __all__ = [
     "read_name_list",
     "register_dataset",
 ]
+
+# importing the loader modules fills the registry
+from benchmark.datasets import (  # noqa: E402, F401, I001
+    aim500,
+    alphamatting,
+    am2k,
+    comp1k,
+    d646,
+    folder,
+    p3m,
+    ppm100,
+    synthetic,
+    voc,
+)

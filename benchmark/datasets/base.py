@@ -84,9 +84,10 @@ class MattingDataset(abc.ABC):
     #: registry name (``"comp1k"``)
     name: ClassVar[str] = ""
     #: which metrics apply: DIM metrics on the unknown region, or the whole-image family
-    evaluation: ClassVar[Evaluation] = "unknown"
+    #: (a class attribute; a loader may set it per instance, as ``folder`` does)
+    evaluation: Evaluation = "unknown"
     #: where the trimaps come from: shipped with the dataset, generated, or none
-    trimap_source: ClassVar[Literal["provided", "generated", "none"]] = "provided"
+    trimap_source: Literal["provided", "generated", "none"] = "provided"
     #: one line for ``mattebench datasets``
     description: ClassVar[str] = ""
 
@@ -100,6 +101,9 @@ class MattingDataset(abc.ABC):
         if subset is not None:
             wanted = read_name_list(subset) if isinstance(subset, (str, Path)) else list(subset)
             known = set(names)
+            dupes = sorted({n for n in wanted if wanted.count(n) > 1})
+            if dupes:
+                raise InputError(f"{self.name}: subset lists a name twice: {', '.join(dupes[:5])}")
             missing = [n for n in wanted if n not in known]
             if missing:
                 raise InputError(
