@@ -41,7 +41,7 @@ from tqdm import tqdm
 from benchmark.datasets import MattingDataset, Sample, get_dataset
 from benchmark.io import atomic_write, read_alpha
 from benchmark.pairing import list_images
-from metrics import CONVENTIONS, InputError, evaluate_whole, force_known, get_convention
+from metrics import CONVENTIONS, METRICS, InputError, evaluate_whole, force_known, get_convention
 
 __all__ = ["RunConfig", "run", "load_results", "quantise", "METRIC_SETS", "PRED_SOURCE"]
 
@@ -363,11 +363,8 @@ def load_results(run_dir: str | Path) -> list[dict[str, Any]]:
 
 def write_results_csv(run_dir: str | Path, rows: Sequence[dict[str, Any]]) -> Path:
     """``results.csv``: one row per image and method, the main convention's metrics."""
-    cols: list[str] = []
-    for r in rows:
-        for k in r["metrics"]:
-            if k not in cols:
-                cols.append(k)
+    present = {k for r in rows for k in r["metrics"]}
+    cols = [k for k in METRICS if k in present]  # the registry's (= table) column order
     path = Path(run_dir) / "results.csv"
     with atomic_write(path, newline="") as fh:
         w = csv.writer(fh)

@@ -94,7 +94,12 @@ def gradient_magnitude(img: np.ndarray, sigma: float = SIGMA) -> np.ndarray:
     src = np.ascontiguousarray(src)
     gx = cv2.sepFilter2D(src, cv2.CV_64F, dg, g, borderType=cv2.BORDER_REPLICATE)
     gy = cv2.sepFilter2D(src, cv2.CV_64F, g, dg, borderType=cv2.BORDER_REPLICATE)
-    return cv2.magnitude(gx, gy)
+    # numpy, not cv2.magnitude: OpenCV's result depends on the output buffer's alignment in
+    # the last bit, which made identical runs differ (IEEE ops elementwise are reproducible)
+    np.multiply(gx, gx, out=gx)
+    np.multiply(gy, gy, out=gy)
+    np.add(gx, gy, out=gx)
+    return np.sqrt(gx, out=gx)
 
 
 def _scale_of(a: np.ndarray, how: Normalise) -> float:

@@ -25,6 +25,10 @@ pymatting 1.1.16 provides all six (``estimate_alpha_cf``, ``_knn``, ``_lkm``, ``
 
 from __future__ import annotations
 
+import contextlib
+import io
+import sys
+
 import math
 from collections.abc import Sequence
 from typing import Any, ClassVar
@@ -67,6 +71,20 @@ def _int(name: str, value: int, *, minimum: int = 1) -> int:
     return int(value)
 
 
+_NOTED: set[str] = set()
+
+
+def _note_once(method: str, text: str) -> None:
+    """Pass pymatting's first solver note per method and process to stderr, in one line."""
+    first = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
+    if first and method not in _NOTED:
+        _NOTED.add(method)
+        rest = " ".join(ln.strip() for ln in text.splitlines()[1:3] if ln.strip())
+        print(
+            f"note: {method}: pymatting: {first} {rest} (speed only; shown once)", file=sys.stderr
+        )
+
+
 class _PymattingMethod(MattingMethod):
     """Shared input conversion, degenerate trimaps and config of the pymatting methods."""
 
@@ -104,8 +122,13 @@ class _PymattingMethod(MattingMethod):
         if not has_fg or not has_bg:
             return np.full(labels.shape, 1.0 if has_fg else 0.0)
         estimate = getattr(pymatting(), self.function)
+        chatter = io.StringIO()
         try:
-            alpha = self._call(estimate, image_to_float(image), labels_to_float(labels))
+            # pymatting prints solver notes to stdout (e.g. "PERFORMANCE WARNING: Thresholded
+            # incomplete Cholesky decomposition failed ..." before it retries with a shift);
+            # they would interleave with the tables a command prints on stdout
+            with contextlib.redirect_stdout(chatter):
+                alpha = self._call(estimate, image_to_float(image), labels_to_float(labels))
         except ValueError as exc:
             if "did not converge" not in str(exc):
                 raise
@@ -113,6 +136,7 @@ class _PymattingMethod(MattingMethod):
                 f"{self.name}: {exc} (maxiter={getattr(self, 'maxiter', None)}); "
                 "raise maxiter or rtol"
             ) from exc
+        _note_once(self.name, chatter.getvalue())
         return np.clip(np.asarray(alpha, dtype=np.float64), 0.0, 1.0)
 
     def _call(self, estimate: Any, image: np.ndarray, trimap: np.ndarray) -> np.ndarray:
