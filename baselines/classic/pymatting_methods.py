@@ -27,9 +27,8 @@ from __future__ import annotations
 
 import contextlib
 import io
-import sys
-
 import math
+import sys
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
