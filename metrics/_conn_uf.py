@@ -14,6 +14,9 @@ test suite compares the two methods on random and crafted images.
 
 from __future__ import annotations
 
+import threading
+
+import cv2
 import numpy as np
 
 try:  # numba is a declared dependency; the OpenCV path in metrics.conn is the fallback
@@ -30,35 +33,77 @@ _njit = _nb.njit(cache=True, nogil=True) if AVAILABLE else (lambda f: f)
 
 
 @_njit
-def _forest(m, steps, column_major):  # pragma: no cover - compiled by numba
-    """Sweep the pixels by decreasing level; return the merge tree and each level's best root."""
+def _forest(m, top_labels, steps, column_major, work):  # pragma: no cover - compiled by numba
+    """Sweep the pixels by decreasing level; return the merge tree and each level's best root.
+
+    ``top_labels`` labels the 4-connected components of ``M_steps`` (OpenCV, label 0 = not in
+    it): those pixels are attached to one representative per component in a single raster
+    scan, and only the lower levels go through the union-find sweep.
+    """
     h, w = m.shape
     n = h * w
     mf = m.ravel()
-    # Only pixels of level >= 1 are ever touched, and each is initialised when it is added.
-    parent = np.empty(n, dtype=np.int32)  # merge tree: root-to-root links, never compressed
-    fast = np.empty(n, dtype=np.int32)  # the same forest with path halving, for quick finds
-    size = np.empty(n, dtype=np.int32)
-    key = np.empty(n, dtype=np.int32)
-    link = np.empty(n, dtype=np.uint8)  # level at which the node got a parent; 0 = a root
+    # Only pixels of level >= 1 are ever touched, and each is initialised when it is added; the
+    # arrays are reused between calls (fresh pages would cost more than the sweep itself).
+    parent = work[0, :n]  # merge tree: root-to-root links, never compressed
+    fast = work[1, :n]  # the same forest with path halving, for quick finds
+    size = work[2, :n]
+    key = work[3, :n]
+    order = work[4, :n]
+    link = work[5, :n].view(np.uint8)[:n]  # level at which the node got a parent; 0 = a root
+    best_root = np.full(steps + 2, -1, dtype=np.int64)
+    best = -1
+    # the top level from its labels: one representative (first pixel in raster order) each
+    tl = top_labels.ravel()
+    nlab = 0
+    for i in range(n):
+        if tl[i] > nlab:
+            nlab = tl[i]
+    rep = np.full(nlab + 1, -1, dtype=np.int64)
+    for r in range(h):
+        for c in range(w):
+            x = r * w + c
+            lab = tl[x]
+            if lab == 0:
+                continue
+            k = c * h + r if column_major else x
+            root = rep[lab]
+            if root < 0:
+                rep[lab] = x
+                parent[x] = x
+                fast[x] = x
+                size[x] = 1
+                link[x] = 0
+                key[x] = k
+            else:
+                parent[x] = root
+                fast[x] = root
+                link[x] = steps
+                size[x] = 1
+                size[root] += 1
+                if k < key[root]:
+                    key[root] = k
+    for lab in range(1, nlab + 1):
+        rx = rep[lab]
+        if best < 0 or size[rx] > size[best] or (size[rx] == size[best] and key[rx] < key[best]):
+            best = rx
+    best_root[steps] = best
+    # the lower levels, each in raster order, by a counting sort
     counts = np.zeros(steps + 1, dtype=np.int64)
     for i in range(n):
         counts[mf[i]] += 1
     start = np.zeros(steps + 1, dtype=np.int64)
     acc = 0
-    for lv in range(steps, 0, -1):
+    for lv in range(steps - 1, 0, -1):
         start[lv] = acc
         acc += counts[lv]
-    order = np.empty(acc, dtype=np.int32)
     pos = start.copy()
     for i in range(n):
         lv = mf[i]
-        if lv > 0:
+        if 0 < lv < steps:
             order[pos[lv]] = i
             pos[lv] += 1
-    best_root = np.full(steps + 2, -1, dtype=np.int64)
-    best = -1
-    for lv in range(steps, 0, -1):
+    for lv in range(steps - 1, 0, -1):
         for j in range(start[lv], start[lv] + counts[lv]):
             x = order[j]
             r = x // w
@@ -146,8 +191,8 @@ def _kstar_of(x, mx, parent, link, best_root, chain):  # pragma: no cover - comp
 
 
 @_njit
-def _kstar_impl(m, sel, steps, column_major):  # pragma: no cover - compiled
-    parent, link, best_root = _forest(m, steps, column_major)
+def _kstar_impl(m, top_labels, sel, steps, column_major, work):  # pragma: no cover - compiled
+    parent, link, best_root = _forest(m, top_labels, steps, column_major, work)
     mf = m.ravel()
     out = np.empty(sel.shape[0], dtype=np.uint8)
     chain = np.empty(64, dtype=np.int32)
@@ -157,9 +202,11 @@ def _kstar_impl(m, sel, steps, column_major):  # pragma: no cover - compiled
 
 
 @_njit
-def _conn_sum_impl(m, p, g, denom, sel, steps, column_major, indexnet, theta):  # pragma: no cover
+def _conn_sum_impl(
+    m, top_labels, p, g, denom, sel, steps, column_major, indexnet, theta, work
+):  # pragma: no cover
     """Raw Conn: sum over ``sel`` of |phi_p - phi_g| (the reference's per-pixel formula)."""
-    parent, link, best_root = _forest(m, steps, column_major)
+    parent, link, best_root = _forest(m, top_labels, steps, column_major, work)
     mf = m.ravel()
     pf = p.ravel()
     gf = g.ravel()
@@ -185,13 +232,41 @@ def _conn_sum_impl(m, p, g, denom, sel, steps, column_major, indexnet, theta):  
     return total
 
 
+_LOCAL = threading.local()
+
+
+def _work(m: np.ndarray) -> np.ndarray:
+    """This thread's reusable work arrays, ``(7, n)`` int32 (grown when an image is larger).
+
+    Touching fresh memory costs page faults that take longer than the sweep itself, so the
+    buffers (about 28 bytes a pixel: 112 MB at 2048x2048) are kept per thread between calls.
+    """
+    n = m.size
+    work = getattr(_LOCAL, "work", None)
+    if work is None or work.shape[1] < n:
+        work = np.empty((7, n), dtype=np.int32)
+        _LOCAL.work = work
+    return work
+
+
+def _top_labels(m: np.ndarray, steps: int, work: np.ndarray) -> np.ndarray:
+    """4-connected labels of ``M_steps`` (OpenCV's labeller, multi-threaded, releases the GIL),
+    written into row 6 of the work arrays."""
+    top = (m >= steps).view(np.uint8)
+    out = work[6, : m.size].reshape(m.shape)
+    _, labels = cv2.connectedComponents(top, out, connectivity=4, ltype=cv2.CV_32S)
+    return labels
+
+
 def kstar_union_find(m: np.ndarray, sel: np.ndarray, steps: int, column_major: bool) -> np.ndarray:
     """``kstar`` (first level at which a pixel leaves the largest component; ``steps + 1`` =
     never) of the flat pixel indices ``sel``, from the ``uint8`` level map ``m``.
 
     """
     m = np.ascontiguousarray(m, dtype=np.uint8)
-    return _kstar_impl(m, np.ascontiguousarray(sel, dtype=np.int64), steps, column_major)
+    sel = np.ascontiguousarray(sel, dtype=np.int64)
+    work = _work(m)
+    return _kstar_impl(m, _top_labels(m, steps, work), sel, steps, column_major, work)
 
 
 def conn_sum_union_find(
@@ -212,9 +287,11 @@ def conn_sum_union_find(
     """
     m = np.ascontiguousarray(m, dtype=np.uint8)
     denom = 255.0 if p.dtype == np.uint8 else 1.0
+    work = _work(m)
     return float(
         _conn_sum_impl(
             m,
+            _top_labels(m, steps, work),
             np.ascontiguousarray(p),
             np.ascontiguousarray(g),
             denom,
@@ -223,5 +300,6 @@ def conn_sum_union_find(
             column_major,
             indexnet,
             theta,
+            work,
         )
     )

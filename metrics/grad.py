@@ -16,6 +16,7 @@ border) with OpenCV in float64.
 from __future__ import annotations
 
 import math
+import threading
 from functools import lru_cache
 from typing import Any, Literal
 
@@ -84,22 +85,43 @@ def mat2gray(a: np.ndarray) -> np.ndarray:
     return (f - lo) / (hi - lo)
 
 
-def gradient_magnitude(img: np.ndarray, sigma: float = SIGMA) -> np.ndarray:
+def gradient_magnitude(
+    img: np.ndarray,
+    sigma: float = SIGMA,
+    *,
+    out: np.ndarray | None = None,
+    tmp: np.ndarray | None = None,
+) -> np.ndarray:
     """``sqrt(gx^2 + gy^2)`` with ``gaussgradient.m``'s kernel and replicate border (float64).
 
-    ``img`` may be ``uint8`` or floating; the filter runs in float64 either way.
+    ``img`` may be ``uint8`` or floating; the filter runs in float64 either way. ``out`` and
+    ``tmp`` (float64, shaped like ``img``) may be given to reuse memory.
     """
     g, dg = gaussgradient_kernels(sigma)
     src = img if img.dtype in (np.uint8, np.float64) else img.astype(np.float64)
     src = np.ascontiguousarray(src)
-    gx = cv2.sepFilter2D(src, cv2.CV_64F, dg, g, borderType=cv2.BORDER_REPLICATE)
-    gy = cv2.sepFilter2D(src, cv2.CV_64F, g, dg, borderType=cv2.BORDER_REPLICATE)
+    gx = cv2.sepFilter2D(src, cv2.CV_64F, dg, g, dst=out, borderType=cv2.BORDER_REPLICATE)
+    gy = cv2.sepFilter2D(src, cv2.CV_64F, g, dg, dst=tmp, borderType=cv2.BORDER_REPLICATE)
     # numpy, not cv2.magnitude: OpenCV's result depends on the output buffer's alignment in
     # the last bit, which made identical runs differ (IEEE ops elementwise are reproducible)
     np.multiply(gx, gx, out=gx)
     np.multiply(gy, gy, out=gy)
     np.add(gx, gy, out=gx)
     return np.sqrt(gx, out=gx)
+
+
+_LOCAL = threading.local()
+
+
+def _buffers(shape: tuple[int, ...]) -> np.ndarray:
+    """This thread's reusable float64 work arrays ``(4, H, W)``: fresh memory costs page
+    faults comparable to the filtering itself (32 MB per array at 2048x2048)."""
+    n = int(np.prod(shape))
+    buf = getattr(_LOCAL, "buf", None)
+    if buf is None or buf.shape[1] < n:
+        buf = np.empty((4, n), dtype=np.float64)
+        _LOCAL.buf = buf
+    return buf[:, :n].reshape((4, *shape))
 
 
 def _scale_of(a: np.ndarray, how: Normalise) -> float:
@@ -116,13 +138,19 @@ def _scale_of(a: np.ndarray, how: Normalise) -> float:
     return 1.0 / 255.0 if a.dtype == np.uint8 else 1.0
 
 
+def _zeros(a: np.ndarray) -> np.ndarray:
+    a.fill(0.0)
+    return a
+
+
 def grad_raw(
     p: np.ndarray, g: np.ndarray, mask: np.ndarray | None, *, normalise: Normalise = "minmax"
 ) -> float:
     """Raw gradient error of validated mattes over ``mask`` (``None`` = whole image)."""
     sp, sg = _scale_of(p, normalise), _scale_of(g, normalise)
-    mp = gradient_magnitude(p) if sp else np.zeros(p.shape)
-    mg = gradient_magnitude(g) if sg else np.zeros(g.shape)
+    buf = _buffers(p.shape)
+    mp = gradient_magnitude(p, out=buf[0], tmp=buf[1]) if sp else _zeros(buf[0])
+    mg = gradient_magnitude(g, out=buf[2], tmp=buf[3]) if sg else _zeros(buf[2])
     np.multiply(mp, sp, out=mp)
     np.multiply(mg, sg, out=mg)
     d = np.subtract(mp, mg, out=mp)  # exactly 0 where the scaled magnitudes agree
