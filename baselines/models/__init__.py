@@ -1,0 +1,14 @@
+"""Neural matting and segmentation models: the registry, checkpoint I/O, architectures."""
+
+from baselines.models.checkpoint import load_checkpoint, save_checkpoint
+from baselines.models.registry import MODELS, create_model, get_entry, list_models, register_model
+
+__all__ = [
+    "MODELS",
+    "create_model",
+    "get_entry",
+    "list_models",
+    "load_checkpoint",
+    "register_model",
+    "save_checkpoint",
+]

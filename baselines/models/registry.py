@@ -1,0 +1,124 @@
+"""The model registry, in the manner of timm: ``register_model`` / ``list_models`` /
+``create_model``.
+
+A registered entry is a factory ``fn(**kwargs) -> torch.nn.Module``. ``create_model`` builds it
+and, given ``checkpoint=``, loads weights strictly through :func:`load_checkpoint` (official
+formats are converted by each family's ``convert_state_dict`` hook, registered with the
+factory).
+"""
+
+from __future__ import annotations
+
+import difflib
+import fnmatch
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from metrics import InputError, UnknownNameError
+
+__all__ = ["ModelEntry", "register_model", "list_models", "create_model", "get_entry", "MODELS"]
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """A registered architecture.
+
+    Attributes
+    ----------
+    name
+        Registry name (``"gca"``).
+    factory
+        Builds the ``nn.Module`` from keyword arguments.
+    task
+        ``"matting"`` or ``"segmentation"``.
+    published_params
+        The parameter count the issue/paper states for the default configuration (checked by
+        the tests), or ``None``.
+    convert_state_dict
+        Maps an official checkpoint's state_dict (any key style it accepts) to ours.
+    description
+        One line for listings.
+    """
+
+    name: str
+    factory: Callable[..., Any]
+    task: str = "matting"
+    published_params: int | None = None
+    convert_state_dict: Callable[[Mapping[str, Any]], dict[str, Any]] | None = None
+    description: str = ""
+
+
+_REGISTRY: dict[str, ModelEntry] = {}
+MODELS: Mapping[str, ModelEntry] = _REGISTRY
+
+
+def register_model(
+    name: str,
+    *,
+    task: str = "matting",
+    published_params: int | None = None,
+    convert_state_dict: Callable[[Mapping[str, Any]], dict[str, Any]] | None = None,
+    description: str = "",
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Decorator registering a model factory under ``name``."""
+
+    def deco(fn: Callable[..., Any]) -> Callable[..., Any]:
+        if name in _REGISTRY:
+            raise ValueError(f"model {name!r} is already registered")
+        _REGISTRY[name] = ModelEntry(
+            name,
+            fn,
+            task,
+            published_params,
+            convert_state_dict,
+            description or (fn.__doc__ or "").strip().split("\n")[0],
+        )
+        return fn
+
+    return deco
+
+
+def list_models(pattern: str = "*") -> list[str]:
+    """Registered model names matching a shell-style ``pattern``."""
+    return sorted(n for n in _REGISTRY if fnmatch.fnmatch(n, pattern))
+
+
+def get_entry(name: str) -> ModelEntry:
+    """The registry entry of ``name``; an unknown name fails with the close matches."""
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        close = difflib.get_close_matches(name, list(_REGISTRY), n=3, cutoff=0.4)
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        raise UnknownNameError(
+            f"unknown model {name!r}{hint} (known: {', '.join(sorted(_REGISTRY))})"
+        ) from None
+
+
+def create_model(name: str, *, checkpoint: str | Path | None = None, **kwargs: Any) -> Any:
+    """Build a registered model; with ``checkpoint``, load its weights strictly.
+
+    Raises
+    ------
+    UnknownNameError
+        For an unknown name (with close matches).
+    InputError
+        When the checkpoint is missing or its keys/shapes do not fit, naming the file and the
+        first mismatches.
+    """
+    entry = get_entry(name)
+    model = entry.factory(**kwargs)
+    if checkpoint is not None:
+        from baselines.models.checkpoint import load_checkpoint
+
+        load_checkpoint(model, checkpoint, convert=entry.convert_state_dict)
+    return model
+
+
+def _check_file(path: str | Path) -> Path:
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"{p}: no such checkpoint file")
+    return p
