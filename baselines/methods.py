@@ -7,14 +7,14 @@ baselines (``baselines.classic``) and, later, neural models register here under 
 from __future__ import annotations
 
 import abc
-import difflib
 import fnmatch
 from collections.abc import Callable
 from typing import Any, ClassVar
 
 import numpy as np
 
-from metrics import InputError, UnknownNameError
+from metrics import InputError
+from metrics._inputs import lookup
 
 __all__ = ["MattingMethod", "register_method", "get_method", "list_methods", "METHODS"]
 
@@ -87,12 +87,4 @@ def list_methods(pattern: str = "*") -> list[str]:
 
 def get_method(name: str, **kwargs: Any) -> MattingMethod:
     """Instantiate a registered method; an unknown name fails with the close matches."""
-    try:
-        cls = _REGISTRY[name]
-    except KeyError:
-        close = difflib.get_close_matches(name, list(_REGISTRY), n=3, cutoff=0.4)
-        hint = f"; did you mean {', '.join(close)}?" if close else ""
-        raise UnknownNameError(
-            f"unknown method {name!r}{hint} (known: {', '.join(sorted(_REGISTRY))})"
-        ) from None
-    return cls(**kwargs)
+    return lookup(_REGISTRY, name, "method")(**kwargs)

@@ -28,13 +28,18 @@ The rules (also stated in the docstring of every public metric):
 
 from __future__ import annotations
 
-from typing import Any
+import difflib
+from collections.abc import Mapping
+from typing import Any, TypeVar
 
 import numpy as np
+
+T = TypeVar("T")
 
 __all__ = [
     "InputError",
     "UnknownNameError",
+    "lookup",
     "as_alpha",
     "as_trimap",
     "check_same_shape",
@@ -53,6 +58,20 @@ class InputError(ValueError):
 class UnknownNameError(KeyError):
     """An unknown registry name (metric, convention, model, ...); the message lists close
     matches."""
+
+
+def lookup(table: Mapping[str, T], name: str, what: str) -> T:
+    """``table[name]``, or :class:`UnknownNameError` naming the close matches and all names.
+
+    The one lookup every registry (metrics, conventions, datasets, methods, models) uses.
+    """
+    try:
+        return table[name]
+    except KeyError:
+        close = difflib.get_close_matches(str(name), list(table), n=3, cutoff=0.4)
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        known = ", ".join(sorted(table))
+        raise UnknownNameError(f"unknown {what} {name!r}{hint} (known: {known})") from None
 
 
 def _check_2d(a: np.ndarray, name: str) -> None:

@@ -15,7 +15,6 @@ convention does the same (``quantise``, ``force_pred``). 8-bit input is never re
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -25,7 +24,7 @@ from typing import Any, Literal
 import numpy as np
 from scipy import ndimage
 
-from metrics._inputs import UnknownNameError, as_alpha, prepare
+from metrics._inputs import as_alpha, lookup, prepare
 from metrics._ops import count
 from metrics._scale import PAPER_DIVISORS, apply_scale
 from metrics.conn import Empty, Threshold, Tie, conn_raw
@@ -246,20 +245,28 @@ def get_convention(name: str | Convention) -> Convention:
     """Look a convention up by name; an unknown name fails with the close matches."""
     if isinstance(name, Convention):
         return name
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        close = difflib.get_close_matches(str(name), list(_REGISTRY), n=3, cutoff=0.4)
-        hint = f"; did you mean {', '.join(close)}?" if close else ""
-        raise UnknownNameError(
-            f"unknown convention {name!r}{hint} (known: {', '.join(_REGISTRY)})"
-        ) from None
+    return lookup(_REGISTRY, name, "convention")
 
 
 def list_conventions() -> list[str]:
     """Names of the registered conventions."""
     return list(_REGISTRY)
 
+
+# difference sentences shared by several conventions (one wording, one test keyword)
+_MM_PIPELINE = (
+    "Pipeline: pred is forced from the trimap and rounded to uint8 (the metric functions "
+    "refuse an unforced pred)."
+)
+_WHOLE_SAD = (
+    "SAD: summed over the whole image (equal to the reference only when gt agrees with "
+    "the trimap's known labels and the trimap has no stray values)."
+)
+_MM_MSE = "MSE: whole-image sum divided by #(trimap == 128); 0 when there is none."
+_OPENCV_TIE = "Conn: size ties go to the lowest OpenCV label (raster order), not column-major."
+_SKIMAGE_TIE = "Conn: size ties go to the first component in row-major (scikit-image) order."
+_CONTINUE = "Conn: an empty level is skipped (continue), so its pixels end at l = 1."
+_EPS_MSE = "MSE: 1e-8 is added to the denominator, so no unknown pixel gives 0, not NaN."
 
 register_convention(
     Convention(
@@ -301,13 +308,13 @@ register_convention(
         conn_with_background=True,
         differences=(
             "Pipeline: tester.py forces pred from the trimap and truncates float pred to uint8.",
-            "MSE: 1e-8 is added to the denominator, so no unknown pixel gives 0, not NaN.",
+            _EPS_MSE,
             "Grad: pred and gt are divided by 255 instead of mat2gray (differs whenever an "
             "image does not span 0..255).",
             "Conn: thresholds v/255.0 >= np.arange(0, 1.1, 0.1) in float64, so 153 fails 0.6.",
             "Conn: argmax(bincount(labels)) includes the background label 0, which is taken "
             "as the largest component whenever it is biggest.",
-            "Conn: size ties go to the first component in row-major (scikit-image) order.",
+            _SKIMAGE_TIE,
             "Trimap: tester.py maps values < 85 to background, >= 170 to foreground and the "
             "rest to unknown, so a resized trimap's 127/129 count as unknown.",
         ),
@@ -325,7 +332,7 @@ register_convention(
         mse_empty="zero",
         differences=(
             "Pipeline: float pred is truncated to uint8 (astype / to_pil_image), not rounded.",
-            "MSE: 1e-8 is added to the denominator, so no unknown pixel gives 0, not NaN.",
+            _EPS_MSE,
         ),
     )
 )
@@ -343,12 +350,10 @@ register_convention(
         mse_empty="zero",
         conn_tie="opencv",
         differences=(
-            "Pipeline: pred is forced from the trimap and rounded to uint8 (the metric functions "
-            "refuse an unforced pred).",
-            "SAD: summed over the whole image (equal to the reference only when gt agrees with "
-            "the trimap's known labels and the trimap has no stray values).",
-            "MSE: whole-image sum divided by #(trimap == 128); 0 when there is none.",
-            "Conn: size ties go to the lowest OpenCV label (raster order), not column-major.",
+            _MM_PIPELINE,
+            _WHOLE_SAD,
+            _MM_MSE,
+            _OPENCV_TIE,
         ),
     )
 )
@@ -367,13 +372,11 @@ register_convention(
         conn_threshold="float64_arange",
         conn_tie="opencv",
         differences=(
-            "Pipeline: pred is forced from the trimap and rounded to uint8 (the metric functions "
-            "refuse an unforced pred).",
-            "SAD: summed over the whole image (equal to the reference only when gt agrees with "
-            "the trimap's known labels and the trimap has no stray values).",
-            "MSE: whole-image sum divided by #(trimap == 128); 0 when there is none.",
+            _MM_PIPELINE,
+            _WHOLE_SAD,
+            _MM_MSE,
             "Conn: thresholds in float64 against np.arange, so 153 fails 0.6.",
-            "Conn: size ties go to the lowest OpenCV label (raster order), not column-major.",
+            _OPENCV_TIE,
         ),
     )
 )
@@ -401,8 +404,8 @@ register_convention(
             "Grad: whole image, scipy gaussian_filter(sigma=1.4, order=1) (13 taps, "
             "sum-normalised, reflect border, float32), no min-max, divided by 10 for papers.",
             "Conn: whole image; thresholds in float64 against np.arange (153 fails 0.6).",
-            "Conn: an empty level is skipped (continue), so its pixels end at l = 1.",
-            "Conn: size ties go to the first component in row-major (scikit-image) order.",
+            _CONTINUE,
+            _SKIMAGE_TIE,
         ),
     )
 )
@@ -430,8 +433,8 @@ register_convention(
             "Grad: scipy gaussian_filter(sigma=1.4, order=1) (13 taps, sum-normalised, reflect "
             "border, float32), no min-max, summed over the unknown region, divided by 10.",
             "Conn: thresholds in float64 against np.arange (153 fails 0.6).",
-            "Conn: an empty level is skipped (continue), so its pixels end at l = 1.",
-            "Conn: size ties go to the first component in row-major (scikit-image) order.",
+            _CONTINUE,
+            _SKIMAGE_TIE,
         ),
     )
 )

@@ -6,14 +6,13 @@ newly registered metric is tested at once.
 
 from __future__ import annotations
 
-import difflib
 import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-from metrics._inputs import UnknownNameError
+from metrics._inputs import lookup
 from metrics._scale import PAPER_DIVISORS
 
 # the package namespace binds ``metrics.sad`` etc. to the functions, so fetch the modules
@@ -111,12 +110,7 @@ def register_metric(spec: MetricSpec) -> MetricSpec:
 
 def get_metric(name: str) -> MetricSpec:
     """Look up a metric; an unknown name fails with the close matches."""
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        close = difflib.get_close_matches(name, list(_REGISTRY), n=3, cutoff=0.4)
-        hint = f"; did you mean {', '.join(close)}?" if close else ""
-        raise UnknownNameError(f"unknown metric {name!r}{hint}") from None
+    return lookup(_REGISTRY, name, "metric")
 
 
 def list_metrics(region: str | None = None) -> list[str]:

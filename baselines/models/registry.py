@@ -9,14 +9,13 @@ factory).
 
 from __future__ import annotations
 
-import difflib
 import fnmatch
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from metrics import InputError, UnknownNameError
+from metrics._inputs import lookup
 
 __all__ = ["ModelEntry", "register_model", "list_models", "create_model", "get_entry", "MODELS"]
 
@@ -87,14 +86,7 @@ def list_models(pattern: str = "*") -> list[str]:
 
 def get_entry(name: str) -> ModelEntry:
     """The registry entry of ``name``; an unknown name fails with the close matches."""
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        close = difflib.get_close_matches(name, list(_REGISTRY), n=3, cutoff=0.4)
-        hint = f"; did you mean {', '.join(close)}?" if close else ""
-        raise UnknownNameError(
-            f"unknown model {name!r}{hint} (known: {', '.join(sorted(_REGISTRY))})"
-        ) from None
+    return lookup(_REGISTRY, name, "model")
 
 
 def create_model(name: str, *, checkpoint: str | Path | None = None, **kwargs: Any) -> Any:
@@ -115,10 +107,3 @@ def create_model(name: str, *, checkpoint: str | Path | None = None, **kwargs: A
 
         load_checkpoint(model, checkpoint, convert=entry.convert_state_dict)
     return model
-
-
-def _check_file(path: str | Path) -> Path:
-    p = Path(path)
-    if not p.is_file():
-        raise InputError(f"{p}: no such checkpoint file")
-    return p

@@ -10,7 +10,6 @@ the right metrics without being told.
 from __future__ import annotations
 
 import abc
-import difflib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +17,8 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 
-from metrics import InputError, UnknownNameError
+from metrics import InputError
+from metrics._inputs import lookup
 
 __all__ = [
     "Sample",
@@ -168,12 +168,4 @@ def list_datasets() -> list[str]:
 
 def get_dataset(name: str, root: str | Path | None = None, **kwargs: Any) -> MattingDataset:
     """Instantiate a registered dataset; an unknown name fails with the close matches."""
-    try:
-        cls = _REGISTRY[name]
-    except KeyError:
-        close = difflib.get_close_matches(name, list(_REGISTRY), n=3, cutoff=0.4)
-        hint = f"; did you mean {', '.join(close)}?" if close else ""
-        raise UnknownNameError(
-            f"unknown dataset {name!r}{hint} (known: {', '.join(sorted(_REGISTRY))})"
-        ) from None
-    return cls(root, **kwargs)
+    return lookup(_REGISTRY, name, "dataset")(root, **kwargs)
