@@ -122,11 +122,15 @@ def _metric_set(evaluation: str, has_trimap: bool) -> tuple[str, ...]:
     return METRIC_SETS["whole+trimap" if has_trimap else "whole"]
 
 
-def score(pred: np.ndarray, sample: Sample, evaluation: str) -> dict[str, Any]:
+def score(
+    pred: np.ndarray, sample: Sample, evaluation: str, convention: str = "reference"
+) -> dict[str, Any]:
     """Per-image metrics of an 8-bit prediction (paper units).
 
-    ``{"metrics": {...}, "conventions": {name: {sad, mse, grad, conn}}}``; the second part only
-    for the unknown-region evaluation.
+    ``{"metrics": {...}, "conventions": {name: {sad, mse, grad, conn}}, "trimap_stray": n}``:
+    ``metrics`` under ``convention`` (the main table's), every convention for the discrepancy
+    table (unknown-region evaluation only), and the number of trimap pixels that are neither
+    0, 128 nor 255 (they count as neither known nor unknown; a resized trimap has many).
     """
     if sample.alpha is None:
         raise InputError(f"{sample.name}: the dataset has no ground truth for it")
@@ -136,9 +140,21 @@ def score(pred: np.ndarray, sample: Sample, evaluation: str) -> dict[str, Any]:
         per_conv = {
             c: get_convention(c).evaluate(pred, sample.alpha, sample.trimap) for c in CONVENTIONS
         }
-        return {"metrics": dict(per_conv["reference"]), "conventions": per_conv}
+        stray = _stray(sample.trimap)
+        return {
+            "metrics": dict(per_conv[convention]),
+            "conventions": per_conv,
+            "trimap_stray": stray,
+        }
     vals = evaluate_whole(pred, sample.alpha, sample.trimap)
-    return {"metrics": vals, "conventions": {}}
+    return {"metrics": vals, "conventions": {}, "trimap_stray": _stray(sample.trimap)}
+
+
+def _stray(trimap: np.ndarray | None) -> int:
+    if trimap is None:
+        return 0
+    known_or_unknown = (trimap == 0) | (trimap == 128) | (trimap == 255)
+    return int(trimap.size - np.count_nonzero(known_or_unknown))
 
 
 # --------------------------------------------------------------------------- one work item
@@ -164,6 +180,7 @@ def _work(
     name: str,
     force: bool,
     rounding: Rounding,
+    convention: str = "reference",
 ) -> dict[str, Any]:
     """Predict, save and score one image; returns its row (also written to disk)."""
     ds = _open_dataset(ds_spec)
@@ -192,7 +209,7 @@ def _work(
         Path(run_dir), ds_spec["name"], method_spec["label"], name
     )
     _write_png(pred_path, pred8)
-    result = score(pred8, sample, ds.evaluation)
+    result = score(pred8, sample, ds.evaluation, convention)
     row = {
         "dataset": ds_spec["name"],
         "method": method_spec["label"],
@@ -313,14 +330,24 @@ def run(
     run_dir.mkdir(parents=True, exist_ok=True)
     _check_config(run_dir, cfg)
     _write_environment(run_dir, cfg)
-    jobs: list[tuple[str, dict[str, Any], dict[str, Any], str, bool, Rounding]] = []
+    jobs: list[tuple[str, dict[str, Any], dict[str, Any], str, bool, Rounding, str]] = []
     for ds_spec in cfg.datasets:
         ds = _open_dataset(ds_spec)
         for m in methods:
             for name in ds.names():
                 _, metrics_path = _item_paths(run_dir, ds_spec["name"], m["label"], name)
                 if not metrics_path.exists():
-                    jobs.append((str(run_dir), ds_spec, m, name, cfg.force_known, cfg.rounding))
+                    jobs.append(
+                        (
+                            str(run_dir),
+                            ds_spec,
+                            m,
+                            name,
+                            cfg.force_known,
+                            cfg.rounding,
+                            cfg.convention,
+                        )
+                    )
     workers = max(1, workers or (os.cpu_count() or 1))
     bar = tqdm(
         total=len(jobs), desc="eval", unit="img", disable=not progress or not jobs, file=sys.stderr

@@ -221,3 +221,12 @@ def test_sigkill_mid_run_then_resume(tmp_path: Path) -> None:
     assert not (killed / "results.csv").exists()
     subprocess.run(cmd(killed), check=True, capture_output=True)
     assert (killed / "results.csv").read_bytes() == (clean / "results.csv").read_bytes()
+
+
+def test_main_table_follows_the_run_convention(tmp_path: Path) -> None:
+    """--convention gca: the main metrics are the gca values; all conventions are kept."""
+    rows = run(_cfg(convention="gca"), tmp_path, workers=1, progress=False)
+    for r in rows:
+        assert r["metrics"] == r["conventions"]["gca"]
+    assert any(r["metrics"]["conn"] != r["conventions"]["reference"]["conn"] for r in rows)
+    assert all(r["trimap_stray"] == 0 for r in rows)
