@@ -197,4 +197,5 @@ def sdnet_objective(
     )
     sd = self_distillation_loss(output.features, sd_mode)
     total = final + aux + lambda_sd * sd
-    return total, {"final": float(final), "aux": float(aux), "sd": float(sd), "total": float(total)}
+    parts = {"final": final, "aux": aux, "sd": sd, "total": total}
+    return total, {k: float(v.detach()) for k, v in parts.items()}

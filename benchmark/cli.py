@@ -242,6 +242,36 @@ def _cmd_trimaps(args: argparse.Namespace) -> int:
     return 1 if bad and not args.fix else 0
 
 
+def _cmd_train(args: argparse.Namespace) -> int:
+    from baselines.training import TrainConfig, train
+
+    cfg = TrainConfig(
+        model=args.model,
+        model_kwargs=_parse_kv(args.model_arg),
+        data=args.data,
+        size=args.size,
+        crop=args.crop,
+        batch=args.batch,
+        iters=args.iters,
+        lr=args.lr,
+        milestones=tuple(args.milestones),
+        gamma=args.gamma,
+        sd_mode=args.sd,
+        lambda_sd=args.lambda_sd,
+        val_every=args.val_every,
+        save_every=args.save_every,
+        seed=args.seed,
+        device=args.device,
+        threads=args.threads,
+    )
+    r = train(cfg, args.out, progress=not args.no_progress)
+    first, last = r["history"][0]["val_loss"], r["history"][-1]["val_loss"]
+    print(
+        f"{cfg.model}: {r['step']} steps; validation L1 (unknown region) {first:.4f} -> {last:.4f}; model in {args.out}/model.pt"
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from metrics._version import __version__
 
@@ -370,6 +400,51 @@ def build_parser() -> argparse.ArgumentParser:
     )
     tp.add_argument("--no-progress", action="store_true")
     tp.set_defaults(func=_cmd_trimaps)
+
+    t = sub.add_parser(
+        "train", help="train a registered model on on-the-fly synthetic data (resumable)"
+    )
+    t.add_argument(
+        "--model", required=True, help="registered model (see baselines.models.list_models)"
+    )
+    t.add_argument(
+        "--model-arg",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="model constructor keyword",
+    )
+    t.add_argument("--out", required=True, help="run folder (resumes if it exists)")
+    t.add_argument(
+        "--data", choices=("portrait", "objects"), default="portrait", help="synthetic kind"
+    )
+    t.add_argument("--size", type=int, default=160, help="generated sample size (long side)")
+    t.add_argument("--crop", type=int, default=128)
+    t.add_argument("--batch", type=int, default=4)
+    t.add_argument("--iters", type=int, default=200)
+    t.add_argument("--lr", type=float, default=1e-3)
+    t.add_argument(
+        "--milestones",
+        type=int,
+        nargs="*",
+        default=[],
+        help="steps where the lr is multiplied by --gamma",
+    )
+    t.add_argument("--gamma", type=float, default=0.1)
+    t.add_argument(
+        "--sd",
+        choices=("best", "dense", "transitive", "none"),
+        default="best",
+        help="SDNet self-distillation",
+    )
+    t.add_argument("--lambda-sd", type=float, default=1.0)
+    t.add_argument("--val-every", type=int, default=50)
+    t.add_argument("--save-every", type=int, default=50)
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--device", default="cpu", help="cpu or cuda")
+    t.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    t.add_argument("--no-progress", action="store_true")
+    t.set_defaults(func=_cmd_train)
 
     for what in ("datasets", "methods"):
         lp = sub.add_parser(what, help=f"list the registered {what}")

@@ -3,6 +3,9 @@
 from baselines.models.checkpoint import load_checkpoint, save_checkpoint
 from baselines.models.registry import MODELS, create_model, get_entry, list_models, register_model
 
+# importing the architecture modules fills the registry
+from baselines.models import dim, gca, indexnet, pspnet, sdnet  # noqa: E402,F401  isort: skip
+
 __all__ = [
     "MODELS",
     "create_model",

@@ -1,0 +1,66 @@
+"""`mattebench train`: a short CPU run lowers SDNet's validation loss; resuming is exact."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from baselines.training import TrainConfig, make_batch, train  # noqa: E402
+
+SMALL = dict(
+    model="sdnet",
+    model_kwargs={"stem_stride": 2},
+    size=64,
+    crop=48,
+    batch=2,
+    lr=3e-3,
+    val_count=4,
+    seed=0,
+    threads=2,
+)
+
+
+def test_batches_are_a_function_of_the_step() -> None:
+    cfg = TrainConfig(**SMALL, iters=1)
+    a, b = make_batch(cfg, 3), make_batch(cfg, 3)
+    for k in a:
+        assert torch.equal(a[k], b[k])
+    assert not torch.equal(a["alpha"], make_batch(cfg, 4)["alpha"])
+    assert a["image"].shape == (2, 3, 48, 48) and a["weight"].sum() > 0
+
+
+def test_short_cpu_run_lowers_validation_loss(tmp_path: Path) -> None:
+    """SDNet (self-distillation, best teacher), 100 steps: validation L1 on the unknown region
+    goes down, and a checkpoint in our format is written."""
+    from baselines.models import create_model
+
+    cfg = TrainConfig(**{**SMALL, "batch": 4, "lr": 5e-3, "val_count": 8}, iters=100, val_every=25)
+    r = train(cfg, tmp_path, progress=False)
+    hist = [h["val_loss"] for h in r["history"]]
+    # measured here: 0.405 -> 0.350 (2 threads, torch 2.13 CPU)
+    assert hist[-1] < 0.92 * hist[0], hist
+    m = create_model("sdnet", stem_stride=2, checkpoint=tmp_path / "model.pt")
+    assert sum(p.numel() for p in m.parameters()) > 1_000_000
+
+
+def test_resume_equals_uninterrupted(tmp_path: Path) -> None:
+    """4 steps at once vs 2 steps, stop, 2 more: identical weights."""
+    straight = train(
+        TrainConfig(**SMALL, iters=4, val_every=2, save_every=2), tmp_path / "a", progress=False
+    )
+    train(TrainConfig(**SMALL, iters=4, val_every=2, save_every=2), tmp_path / "b", progress=False)
+    # a run that stopped after step 2: rebuild it from the step-2 checkpoint of a 2-step run
+    train(TrainConfig(**SMALL, iters=2, val_every=2, save_every=2), tmp_path / "c", progress=False)
+    (tmp_path / "c" / "train_config.json").unlink()
+    resumed = train(
+        TrainConfig(**SMALL, iters=4, val_every=2, save_every=2), tmp_path / "c", progress=False
+    )
+    assert straight["step"] == resumed["step"] == 4
+    sa = torch.load(tmp_path / "a" / "last.pt", weights_only=False)["model"]
+    sc = torch.load(tmp_path / "c" / "last.pt", weights_only=False)["model"]
+    for k in sa:
+        assert torch.equal(sa[k], sc[k]), k
+    assert straight["val_loss"] == resumed["val_loss"]
