@@ -80,11 +80,21 @@ def register_method(name: str) -> Callable[[type[MattingMethod]], type[MattingMe
     return deco
 
 
-def list_methods(pattern: str = "*") -> list[str]:
-    """Registered method names matching a shell-style ``pattern``."""
-    return sorted(n for n in _REGISTRY if fnmatch.fnmatch(n, pattern))
+def list_methods(pattern: str = "*", *, models: bool = False) -> list[str]:
+    """Registered method names matching a shell-style ``pattern``; with ``models``, also
+    ``model:NAME`` for every registered matting model (importing torch)."""
+    names = list(_REGISTRY)
+    if models:
+        from baselines.models import MODELS
+
+        names += [f"model:{n}" for n, e in MODELS.items() if e.task == "matting"]
+    return sorted(n for n in names if fnmatch.fnmatch(n, pattern))
 
 
 def get_method(name: str, **kwargs: Any) -> MattingMethod:
     """Instantiate a registered method; an unknown name fails with the close matches."""
+    if name.startswith("model:"):
+        from baselines.neural import NeuralMatting
+
+        return NeuralMatting(name[len("model:") :], **kwargs)
     return lookup(_REGISTRY, name, "method")(**kwargs)

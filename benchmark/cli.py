@@ -134,6 +134,13 @@ def _parse_kv(items: Sequence[str]) -> dict[str, object]:
     return out
 
 
+def _method_args(pairs: Sequence[Sequence[str]]) -> dict[str, dict[str, object]]:
+    out: dict[str, dict[str, object]] = {}
+    for method, kv in pairs:
+        out.setdefault(method, {}).update(_parse_kv([kv]))
+    return out
+
+
 def _cmd_eval(args: argparse.Namespace) -> int:
     from benchmark.runner import RunConfig, method_specs, run
     from metrics import get_convention
@@ -148,7 +155,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         datasets.append({"name": name, "root": root, "kwargs": kwargs})
     cfg = RunConfig(
         datasets=tuple(datasets),
-        methods=method_specs(args.method, args.pred_dir),
+        methods=method_specs(args.method, args.pred_dir, _method_args(args.method_arg)),
         convention=args.convention,
         force_known=not args.no_force_known,
         rounding=args.rounding,
@@ -182,11 +189,15 @@ def _cmd_list(args: argparse.Namespace) -> int:
             print(f"{name:<22} [{cls.evaluation}] {cls.description}")
     else:
         from baselines import METHODS
+        from baselines.models import MODELS
 
         for name, cls in sorted(METHODS.items()):
             print(
                 f"{name:<22} {'trimap' if cls.needs_trimap else 'no trimap':<10} {cls.description}"
             )
+        for name, entry in sorted(MODELS.items()):
+            if entry.task == "matting":
+                print(f"{'model:' + name:<22} {'checkpoint':<10} {entry.description}")
     return 0
 
 
@@ -269,6 +280,21 @@ def _cmd_train(args: argparse.Namespace) -> int:
     print(
         f"{cfg.model}: {r['step']} steps; validation L1 (unknown region) {first:.4f} -> {last:.4f}; model in {args.out}/model.pt"
     )
+    return 0
+
+
+def _cmd_models(args: argparse.Namespace) -> int:
+    from baselines.models import list_models
+    from reports.model_size import measure, render_sizes
+
+    names = list_models(args.pattern)
+    if not names:
+        raise InputError(f"no registered model matches {args.pattern!r}")
+    rows = []
+    for n in names:
+        print(f"measuring {n} ...", file=sys.stderr)
+        rows.append(measure(n, size=args.size, threads=args.threads, latency=not args.no_latency))
+    print(render_sizes(rows, args.format, threads=args.threads), end="")
     return 0
 
 
@@ -445,6 +471,16 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     t.add_argument("--no-progress", action="store_true")
     t.set_defaults(func=_cmd_train)
+
+    mp = sub.add_parser("models", help="model size table: parameters, MB, GMACs, CPU latency")
+    mp.add_argument("--pattern", default="*", help="shell pattern over model names")
+    mp.add_argument(
+        "--size", type=int, default=512, help="input side (PSPNet: the nearest 8k+1 below)"
+    )
+    mp.add_argument("--threads", type=int, default=2)
+    mp.add_argument("--no-latency", action="store_true", help="skip the timing")
+    mp.add_argument("--format", choices=("md", "tex", "csv"), default="md")
+    mp.set_defaults(func=_cmd_models)
 
     for what in ("datasets", "methods"):
         lp = sub.add_parser(what, help=f"list the registered {what}")

@@ -408,9 +408,19 @@ def write_results_csv(run_dir: str | Path, rows: Sequence[dict[str, Any]]) -> Pa
     return path
 
 
-def method_specs(names: Iterable[str], pred_dirs: Iterable[str] = ()) -> tuple[dict[str, Any], ...]:
-    """Method entries of a :class:`RunConfig` from ``--method`` names and ``--pred-dir`` folders."""
-    out: list[dict[str, Any]] = [{"name": n, "kwargs": {}} for n in names]
+def method_specs(
+    names: Iterable[str],
+    pred_dirs: Iterable[str] = (),
+    kwargs: dict[str, dict[str, Any]] | None = None,
+) -> tuple[dict[str, Any], ...]:
+    """Method entries of a :class:`RunConfig` from ``--method`` names (with their
+    ``--method-arg`` keywords) and ``--pred-dir`` folders."""
+    names = list(names)
+    kwargs = kwargs or {}
+    stray = sorted(set(kwargs) - set(names))
+    if stray:
+        raise InputError(f"--method-arg for a method that is not run: {', '.join(stray)}")
+    out: list[dict[str, Any]] = [{"name": n, "kwargs": dict(kwargs.get(n, {}))} for n in names]
     for d in pred_dirs:
         p = Path(d)
         out.append({"name": PRED_SOURCE, "dir": str(p.resolve()), "label": p.name or "predictions"})

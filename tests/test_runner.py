@@ -230,3 +230,30 @@ def test_main_table_follows_the_run_convention(tmp_path: Path) -> None:
         assert r["metrics"] == r["conventions"]["gca"]
     assert any(r["metrics"]["conn"] != r["conventions"]["reference"]["conn"] for r in rows)
     assert all(r["trimap_stray"] == 0 for r in rows)
+
+
+def test_neural_model_as_method(tmp_path: Path) -> None:
+    """--method model:sdnet with --method-arg checkpoint=...: the runner scores it; without a
+    checkpoint it refuses (an untrained network is no baseline)."""
+    import torch
+
+    from baselines.models import create_model, save_checkpoint
+
+    torch.manual_seed(0)
+    ckpt = tmp_path / "sdnet.pt"
+    save_checkpoint(create_model("sdnet", stem_stride=2), ckpt, name="sdnet")
+    methods = runner.method_specs(
+        ["model:sdnet"], (), {"model:sdnet": {"checkpoint": str(ckpt), "stem_stride": 2}}
+    )
+    rows = run(_cfg(methods=methods), tmp_path / "run", workers=1, progress=False)
+    assert len(rows) == N_IMAGES and all(r["method"] == "model:sdnet" for r in rows)
+    assert all(0 < r["metrics"]["sad"] for r in rows)
+    with pytest.raises(InputError, match="needs a checkpoint"):
+        run(
+            _cfg(methods=runner.method_specs(["model:sdnet"])),
+            tmp_path / "r2",
+            workers=1,
+            progress=False,
+        )
+    with pytest.raises(InputError, match="not run: knn"):
+        runner.method_specs(["model:sdnet"], (), {"knn": {}})
