@@ -5,8 +5,10 @@
 * **Size (MB)**: ``4 x parameters / 10^6`` (float32 weights; BN running statistics excluded).
 * **MACs**: multiply-accumulates of every ``Conv2d`` / ``ConvTranspose2d`` / ``Linear`` in one
   forward pass at the stated input size, counted with forward hooks
-  (``out_elements x in_channels / groups x kernel area``; transposed convs by their input);
-  normalisation, activations, pooling and interpolation are not counted (the usual "GMACs").
+  (``out_elements x in_channels / groups x kernel area``; transposed convs by their input;
+  a conv wrapped as ``.module`` by a functional wrapper such as GCA's spectral norm is counted
+  at the wrapper); normalisation, activations, pooling, interpolation and GCA's attention
+  matrix products are not counted (the usual "GMACs").
 * **Latency**: median (and min) wall time of ``runs`` eval-mode forwards under ``no_grad`` on
   the CPU with ``threads`` torch threads after ``warmup`` forwards, batch 1, random weights.
 """
@@ -46,23 +48,34 @@ def count_macs(model: Any, inputs: tuple[Any, ...]) -> int:
     from torch import nn
 
     total = 0
+    convs = (nn.Conv2d, nn.ConvTranspose2d)
+
+    def macs_of(conv: Any, inp: Any, out: Any) -> int:
+        k = conv.kernel_size[0] * conv.kernel_size[1]
+        if isinstance(conv, nn.ConvTranspose2d):
+            return inp.numel() * (conv.out_channels // conv.groups) * k
+        return out.numel() * (conv.in_channels // conv.groups) * k
+
+    # wrappers holding a conv as ``.module`` (GCA's spectral norm) compute it functionally, so
+    # the inner conv's own hook would never fire: count such layers at the wrapper, once
+    wrapped = {
+        id(m.module) for m in model.modules() if isinstance(getattr(m, "module", None), convs)
+    }
 
     def hook(mod: Any, inp: tuple[Any, ...], out: Any) -> None:
         nonlocal total
-        if isinstance(mod, nn.ConvTranspose2d):
-            x = inp[0]
-            k = mod.kernel_size[0] * mod.kernel_size[1]
-            total += x.numel() * (mod.out_channels // mod.groups) * k
-        elif isinstance(mod, nn.Conv2d):
-            k = mod.kernel_size[0] * mod.kernel_size[1]
-            total += out.numel() * (mod.in_channels // mod.groups) * k
+        if isinstance(mod, convs):
+            if id(mod) not in wrapped:
+                total += macs_of(mod, inp[0], out)
         elif isinstance(mod, nn.Linear):
             total += out.numel() * mod.in_features
+        else:
+            total += macs_of(mod.module, inp[0], out)
 
     handles = [
         m.register_forward_hook(hook)
         for m in model.modules()
-        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear))
+        if isinstance(m, (*convs, nn.Linear)) or isinstance(getattr(m, "module", None), convs)
     ]
     try:
         with torch.no_grad():

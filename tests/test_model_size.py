@@ -23,6 +23,14 @@ def test_count_macs_by_hand() -> None:
     assert count_macs(net, (torch.rand(1, 3, 16, 16),)) == want
 
 
+def test_functional_wrapper_counted_once() -> None:
+    """GCA's spectral-norm wrapper runs its conv functionally: counted at the wrapper, once."""
+    from baselines.models.gca import SpectralNorm
+
+    sn = SpectralNorm(torch.nn.Conv2d(3, 8, 3, padding=1, bias=False))
+    assert count_macs(sn.eval(), (torch.rand(1, 3, 16, 16),)) == 8 * 256 * 27
+
+
 def test_measure_and_render(capsys) -> None:
     """sdnet at 64 px: the registry's parameter count, MB = 4 bytes each, a latency."""
     r = measure("sdnet", size=64, runs=1, warmup=1)
