@@ -298,6 +298,14 @@ def _cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_convert(args: argparse.Namespace) -> int:
+    from baselines.models.dim import convert_foamliu_checkpoint
+
+    convert_foamliu_checkpoint(args.src, args.dst)
+    print(f"{args.src} -> {args.dst} (MatteBench checkpoint of 'dim'; no foreign code was run)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from metrics._version import __version__
 
@@ -481,6 +489,18 @@ def build_parser() -> argparse.ArgumentParser:
     mp.add_argument("--no-latency", action="store_true", help="skip the timing")
     mp.add_argument("--format", choices=("md", "tex", "csv"), default="md")
     mp.set_defaults(func=_cmd_models)
+
+    cc = sub.add_parser(
+        "convert-checkpoint", help="convert an official checkpoint that pickles a whole module"
+    )
+    cc.add_argument(
+        "kind",
+        choices=("dim-foamliu",),
+        help="dim-foamliu: BEST_checkpoint.tar of DIM-PyTorch / DCP",
+    )
+    cc.add_argument("src")
+    cc.add_argument("dst")
+    cc.set_defaults(func=_cmd_convert)
 
     for what in ("datasets", "methods"):
         lp = sub.add_parser(what, help=f"list the registered {what}")

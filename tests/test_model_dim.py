@@ -387,3 +387,24 @@ def test_convert_rejects_foreign_module(tmp_path: Path, monkeypatch: pytest.Monk
     assert list(sd) == ["fc.weight", "fc.bias"]
     with pytest.raises(InputError, match="no such checkpoint"):
         D.convert_foamliu_checkpoint(tmp_path / "missing.tar", tmp_path / "out.pth")
+
+
+def test_student_checkpoint_rebuilds_from_its_channel_spec(tmp_path) -> None:
+    """Our checkpoint of a pruned DIM carries its channel spec: create_model rebuilds the
+    slimmer network from it without being told; a checkpoint of another model is refused."""
+    import pytest as _pytest
+
+    from baselines.models import create_model, save_checkpoint
+    from baselines.models.dim import DIMModel
+    from metrics import InputError
+
+    half = [max(1, w // 2) for w in DIMModel().channel_spec.values()]
+    student = create_model("dim", channel_spec=half)
+    path = tmp_path / "student.pt"
+    save_checkpoint(student, path, name="dim", channel_spec=student.channel_spec)
+    again = create_model("dim", checkpoint=path)
+    assert sum(p.numel() for p in again.parameters()) == sum(
+        p.numel() for p in student.parameters()
+    )
+    with _pytest.raises(InputError, match="holds a 'dim' model, not 'indexnet'"):
+        create_model("indexnet", checkpoint=path)

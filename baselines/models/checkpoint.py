@@ -102,9 +102,13 @@ def load_checkpoint(
     path: str | Path,
     *,
     convert: Callable[[Mapping[str, Any]], dict[str, Any]] | None = None,
+    loaded: Any = None,
 ) -> dict[str, Any]:
-    """Load ``path`` into ``model`` strictly; return the checkpoint's metadata (ours) or ``{}``."""
-    obj = read_checkpoint(path)
+    """Load ``path`` into ``model`` strictly; return the checkpoint's metadata (ours) or ``{}``.
+
+    ``loaded`` is the already-read checkpoint object, if the caller has it.
+    """
+    obj = read_checkpoint(path) if loaded is None else loaded
     sd = extract_state_dict(obj, source=Path(path).name)
     if convert is not None:
         sd = convert(sd)

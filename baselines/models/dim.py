@@ -830,8 +830,7 @@ def _strict_load(model: nn.Module, sd: Mapping[str, torch.Tensor], source: str) 
 def convert_foamliu_checkpoint(path: str | Path, out_path: str | Path) -> dict[str, Any]:
     """Convert foamliu's ``BEST_checkpoint.tar`` (a pickled ``DataParallel(DIMModel)``) to ours.
 
-    CLI: ``mattebench convert-checkpoint dim-foamliu BEST_checkpoint.tar dim.pth`` (to be
-    wired to this function).
+    CLI: ``mattebench convert-checkpoint dim-foamliu BEST_checkpoint.tar dim.pth``.
 
     The file is read by :func:`read_pickled_checkpoint` (no foreign code is imported or run),
     the parameters and buffers are collected from the pickled module records

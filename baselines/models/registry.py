@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from metrics import InputError
 from metrics._inputs import lookup
 
 __all__ = ["ModelEntry", "register_model", "list_models", "create_model", "get_entry", "MODELS"]
@@ -96,14 +97,26 @@ def create_model(name: str, *, checkpoint: str | Path | None = None, **kwargs: A
     ------
     UnknownNameError
         For an unknown name (with close matches).
+
+    Our own checkpoints carry the model name and, for a pruned student, its channel spec:
+    the spec rebuilds the slimmer network before the weights load.
     InputError
         When the checkpoint is missing or its keys/shapes do not fit, naming the file and the
         first mismatches.
     """
     entry = get_entry(name)
-    model = entry.factory(**kwargs)
-    if checkpoint is not None:
-        from baselines.models.checkpoint import load_checkpoint
+    if checkpoint is None:
+        return entry.factory(**kwargs)
+    from baselines.models.checkpoint import FORMAT, load_checkpoint, read_checkpoint
 
-        load_checkpoint(model, checkpoint, convert=entry.convert_state_dict)
+    obj = read_checkpoint(checkpoint)
+    if isinstance(obj, Mapping) and obj.get("format") == FORMAT:
+        if obj.get("model") not in (None, name):
+            raise InputError(
+                f"{Path(checkpoint).name} holds a {obj['model']!r} model, not {name!r}"
+            )
+        if obj.get("channel_spec") is not None and "channel_spec" not in kwargs:
+            kwargs["channel_spec"] = obj["channel_spec"]  # a pruned student rebuilds itself
+    model = entry.factory(**kwargs)
+    load_checkpoint(model, checkpoint, convert=entry.convert_state_dict, loaded=obj)
     return model
