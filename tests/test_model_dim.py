@@ -249,8 +249,11 @@ def test_checkpoint_round_trip(tmp_path: Path) -> None:
     assert stored["channel_spec"] == dict(zip(D.DCP_BN_ORDER, UNI50, strict=True))
     loaded = create_model("dim", checkpoint=path, channel_spec=stored["channel_spec"])
     _assert_same_state(src.state_dict(), loaded.state_dict())
+    # the stored spec rebuilds the student by itself
+    _assert_same_state(src.state_dict(), create_model("dim", checkpoint=path).state_dict())
+    teacher_widths = D.DIMModel().channel_spec
     with pytest.raises(InputError, match="does not fit DIMModel.*shape mismatch"):
-        create_model("dim", checkpoint=path)  # strict: the teacher's widths
+        create_model("dim", checkpoint=path, channel_spec=teacher_widths)  # strict
 
 
 # ------------------------------------------------------------------------------ the converter
