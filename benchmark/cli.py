@@ -360,6 +360,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         help="score existing predictions from this folder (repeatable)",
     )
+    e.add_argument(
+        "--method-arg",
+        action="append",
+        nargs=2,
+        default=[],
+        metavar=("METHOD", "KEY=VALUE"),
+        help="keyword for one method, e.g. --method-arg model:gca checkpoint=gca-dist.pth",
+    )
     e.add_argument("--convention", default="reference", help="metric convention of the main table")
     e.add_argument(
         "--out", default="mattebench-out/run", help="run directory (resumes if it exists)"

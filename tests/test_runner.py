@@ -257,3 +257,15 @@ def test_neural_model_as_method(tmp_path: Path) -> None:
         )
     with pytest.raises(InputError, match="not run: knn"):
         runner.method_specs(["model:sdnet"], (), {"knn": {}})
+
+
+def test_cli_method_arg(tmp_path: Path, capsys) -> None:
+    """`--method-arg METHOD KEY=VALUE` reaches that method; for a method not run it is an error."""
+    from benchmark.cli import main
+
+    base = ["eval", "--dataset", "tiny-test", "--out", str(tmp_path / "r"), "--workers", "1"]
+    assert main([*base, "--method", "model:sdnet", "--no-progress"]) == 2
+    assert "needs a checkpoint" in capsys.readouterr().err
+    argv = [*base, "--method", "blur-test", "--method-arg", "knn", "x=1"]
+    assert main(argv) == 2
+    assert "not run: knn" in capsys.readouterr().err
