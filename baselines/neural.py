@@ -34,6 +34,9 @@ class NeuralMatting(MattingMethod):
         ``"cpu"`` or ``"cuda"``.
     threads
         torch CPU threads (default: leave torch's setting).
+    tile, overlap
+        With ``tile``, images larger than ``tile x tile`` run window by window with bounded
+        memory (:mod:`baselines.models.tiling`; an approximation at the seams).
     """
 
     description = "a registered neural model with its checkpoint (official test protocol)"
@@ -46,6 +49,8 @@ class NeuralMatting(MattingMethod):
         device: str = "cpu",
         threads: int | None = None,
         allow_random: bool = False,
+        tile: int | None = None,
+        overlap: int = 64,
         **model_kwargs: Any,
     ) -> None:
         import torch
@@ -66,11 +71,19 @@ class NeuralMatting(MattingMethod):
         self.checkpoint = checkpoint
         self.device = device
         self.model_kwargs = model_kwargs
+        self.tile, self.overlap = tile, overlap
         self.name = f"{PREFIX}{model}"  # type: ignore[misc]
         self.adapter = get_adapter(model)
         self.net = create_model(model, checkpoint=checkpoint, **model_kwargs).to(device).eval()
 
     def _predict(self, image: np.ndarray, trimap: np.ndarray | None) -> np.ndarray:
+        if self.tile:
+            from baselines.models.tiling import tiled_infer
+
+            return tiled_infer(
+                self.adapter.infer, self.net, image, trimap,
+                tile=self.tile, overlap=self.overlap, force_known=False,
+            )  # fmt: skip
         return self.adapter.infer(self.net, image, trimap, force_known=False)
 
     def config(self) -> dict[str, Any]:
@@ -80,4 +93,6 @@ class NeuralMatting(MattingMethod):
             "checkpoint": self.checkpoint,
             "device": self.device,
             "model_kwargs": self.model_kwargs,
+            "tile": self.tile,
+            "overlap": self.overlap if self.tile else None,
         }

@@ -232,3 +232,24 @@ def test_mismatched_checkpoint_names_the_file(model: PSPNet, tmp_path: Path) -> 
     torch.save({"state_dict": sd}, path)
     with pytest.raises(InputError, match=r"cityscapes_head\.pth.*missing.*shape mismatch"):
         load_checkpoint(model, path, convert=convert_state_dict)
+
+
+def test_official_checkpoint_loads_into_model_without_aux(tmp_path) -> None:
+    """The official file carries the aux head; aux=False drops those keys (and only those)."""
+    import torch as _torch
+
+    from baselines.models import create_model
+    from baselines.models.pspnet import pspnet50
+    from metrics import InputError
+
+    _torch.manual_seed(0)
+    full = pspnet50(aux=True)
+    path = tmp_path / "train_epoch_50.pth"
+    _torch.save({"state_dict": {f"module.{k}": v for k, v in full.state_dict().items()}}, path)
+    slim = create_model("pspnet50", aux=False, checkpoint=path)
+    assert not any(k.startswith("aux.") for k in slim.state_dict())
+    assert _torch.equal(slim.state_dict()["cls.4.weight"], full.state_dict()["cls.4.weight"])
+    bad = {f"module.{k}": v for k, v in full.state_dict().items() if not k.startswith("cls.4")}
+    _torch.save({"state_dict": bad}, path)
+    with pytest.raises(InputError, match="missing key"):
+        create_model("pspnet50", aux=False, checkpoint=path)

@@ -103,16 +103,21 @@ def load_checkpoint(
     *,
     convert: Callable[[Mapping[str, Any]], dict[str, Any]] | None = None,
     loaded: Any = None,
+    optional_prefixes: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     """Load ``path`` into ``model`` strictly; return the checkpoint's metadata (ours) or ``{}``.
 
-    ``loaded`` is the already-read checkpoint object, if the caller has it.
+    ``loaded`` is the already-read checkpoint object, if the caller has it. Keys under
+    ``optional_prefixes`` that the model does not have are dropped (a part the model was
+    built without); every other difference is an error.
     """
     obj = read_checkpoint(path) if loaded is None else loaded
     sd = extract_state_dict(obj, source=Path(path).name)
     if convert is not None:
         sd = convert(sd)
     own = model.state_dict()
+    if optional_prefixes:
+        sd = {k: v for k, v in sd.items() if k in own or not k.startswith(optional_prefixes)}
     missing = [k for k in own if k not in sd]
     unexpected = [k for k in sd if k not in own]
     shapes = [

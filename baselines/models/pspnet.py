@@ -250,6 +250,7 @@ def drop_aux(sd: Mapping[str, Any]) -> dict[str, Any]:
     published_params=49_081_578,
     convert_state_dict=convert_state_dict,
     description="PSPNet-50 (hszhao/semseg), VOC 21 classes, 49.08M params with the aux head",
+    optional_prefixes=("aux.",),
 )
 def pspnet50(*, classes: int = 21, aux: bool = True, dropout: float = 0.1) -> PSPNet:
     """PSPNet-50 as in ``hszhao/semseg``'s VOC2012 config (``aux=False``: 46,716,373 params)."""

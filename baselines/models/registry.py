@@ -40,6 +40,9 @@ class ModelEntry:
         Maps an official checkpoint's state_dict (any key style it accepts) to ours.
     description
         One line for listings.
+    optional_prefixes
+        Checkpoint keys under these prefixes may be absent from a model built without that
+        part (PSPNet's ``aux.`` head when ``aux=False``); they are dropped, not an error.
     """
 
     name: str
@@ -48,6 +51,7 @@ class ModelEntry:
     published_params: int | None = None
     convert_state_dict: Callable[[Mapping[str, Any]], dict[str, Any]] | None = None
     description: str = ""
+    optional_prefixes: tuple[str, ...] = ()
 
 
 _REGISTRY: dict[str, ModelEntry] = {}
@@ -61,6 +65,7 @@ def register_model(
     published_params: int | None = None,
     convert_state_dict: Callable[[Mapping[str, Any]], dict[str, Any]] | None = None,
     description: str = "",
+    optional_prefixes: tuple[str, ...] = (),
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Decorator registering a model factory under ``name``."""
 
@@ -74,6 +79,7 @@ def register_model(
             published_params,
             convert_state_dict,
             description or (fn.__doc__ or "").strip().split("\n")[0],
+            tuple(optional_prefixes),
         )
         return fn
 
@@ -118,5 +124,11 @@ def create_model(name: str, *, checkpoint: str | Path | None = None, **kwargs: A
         if obj.get("channel_spec") is not None and "channel_spec" not in kwargs:
             kwargs["channel_spec"] = obj["channel_spec"]  # a pruned student rebuilds itself
     model = entry.factory(**kwargs)
-    load_checkpoint(model, checkpoint, convert=entry.convert_state_dict, loaded=obj)
+    load_checkpoint(
+        model,
+        checkpoint,
+        convert=entry.convert_state_dict,
+        loaded=obj,
+        optional_prefixes=entry.optional_prefixes,
+    )
     return model
