@@ -72,7 +72,14 @@ def _crop_flip(
 ) -> dict[str, np.ndarray]:
     h, w = arrs["alpha"].shape
     if h < crop or w < crop:
-        raise InputError(f"crop {crop} is larger than the sample ({h}x{w}); raise --size")
+        # reflect-pad a sample smaller than the crop: the composition I = aF + (1 - a)B still
+        # holds at every pixel, and the trimap stays consistent with the alpha
+        ph, pw = max(0, crop - h), max(0, crop - w)
+        arrs = {
+            k: np.pad(a, ((0, ph), (0, pw)) + ((0, 0),) * (a.ndim - 2), mode="reflect")
+            for k, a in arrs.items()
+        }
+        h, w = arrs["alpha"].shape
     # centre the crop on the unknown band half the time, as matting training usually does
     unk = np.argwhere(arrs["trimap"] == 128)
     if len(unk) and rng.random() < 0.5:

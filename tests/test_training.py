@@ -64,3 +64,16 @@ def test_resume_equals_uninterrupted(tmp_path: Path) -> None:
     for k in sa:
         assert torch.equal(sa[k], sc[k]), k
     assert straight["val_loss"] == resumed["val_loss"]
+
+
+@pytest.mark.parametrize("name", ["gca", "dim", "dim-vgg16-fc6", "indexnet", "sdnet-trimap-free"])
+def test_every_matting_model_trains_one_step(name: str, tmp_path: Path) -> None:
+    """`mattebench train` works for every registered matting model (one step, 64 px crops)."""
+    from benchmark.cli import main
+
+    argv = [
+        "train", "--model", name, "--out", str(tmp_path), "--size", "80", "--crop", "64",
+        "--batch", "2", "--iters", "1", "--val-every", "1", "--save-every", "1", "--no-progress",
+    ]  # fmt: skip
+    assert main(argv) == 0
+    assert (tmp_path / "model.pt").is_file() and (tmp_path / "log.jsonl").is_file()
