@@ -27,6 +27,18 @@ __all__ = ["read_grey", "read_alpha", "read_trimap", "read_rgb", "atomic_write",
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 
 
+def _decode(path: str | os.PathLike[str]) -> tuple[Path, np.ndarray]:
+    """Decode any image file as stored (``IMREAD_UNCHANGED``); errors name the file."""
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"{p}: no such file")
+    # np.fromfile + imdecode handles any path (spaces, parentheses, non-ASCII names)
+    img = cv2.imdecode(np.fromfile(str(p), dtype=np.uint8), cv2.IMREAD_UNCHANGED)
+    if img is None:
+        raise InputError(f"{p.name}: cannot be decoded as an image ({p})")
+    return p, img
+
+
 def read_grey(path: str | os.PathLike[str]) -> np.ndarray:
     """Read a single-channel 8-bit image as ``uint8`` HxW.
 
@@ -36,13 +48,7 @@ def read_grey(path: str | os.PathLike[str]) -> np.ndarray:
         If the file is missing or unreadable, 16-bit, RGBA/grey+alpha, or colour with
         differing channels.
     """
-    p = Path(path)
-    if not p.is_file():
-        raise InputError(f"{p}: no such file")
-    # np.fromfile + imdecode handles any path (spaces, parentheses, non-ASCII names)
-    img = cv2.imdecode(np.fromfile(str(p), dtype=np.uint8), cv2.IMREAD_UNCHANGED)
-    if img is None:
-        raise InputError(f"{p.name}: cannot be decoded as an image ({p})")
+    p, img = _decode(path)
     if img.dtype == np.uint16:
         raise InputError(f"{p.name} is 16-bit; MatteBench reads 8-bit mattes and trimaps ({p})")
     if img.dtype != np.uint8:
@@ -81,12 +87,7 @@ def read_trimap(path: str | os.PathLike[str]) -> np.ndarray:
 
 def read_rgb(path: str | os.PathLike[str]) -> np.ndarray:
     """Read a colour image as ``uint8`` HxWx3 in RGB order (grey images are expanded)."""
-    p = Path(path)
-    if not p.is_file():
-        raise InputError(f"{p}: no such file")
-    img = cv2.imdecode(np.fromfile(str(p), dtype=np.uint8), cv2.IMREAD_UNCHANGED)
-    if img is None:
-        raise InputError(f"{p.name}: cannot be decoded as an image ({p})")
+    p, img = _decode(path)
     if img.dtype != np.uint8:
         raise InputError(f"{p.name} is {img.dtype}, expected an 8-bit image ({p})")
     if img.ndim == 2:

@@ -37,6 +37,20 @@ GOLDEN_CASES = sorted(GOLDEN_ROWS) or ["<no golden set>"]
 NO_GOLDEN = f"golden set not found at {GOLDEN} (set MATTEBENCH_SHARED to the shared/ folder)"
 
 
+ARCH = SHARED / "reference" / "arch"
+
+
+def fingerprint(name: str) -> dict:
+    """``shared/reference/arch/<name>.json`` (the official models' key/shape fingerprints);
+    skips the calling test with a clear reason when ``shared/`` is absent."""
+    import json
+
+    path = ARCH / (name if name.endswith(".json") else f"{name}.json")
+    if not path.is_file():
+        pytest.skip(f"reference fingerprint not found at {path} (set MATTEBENCH_SHARED to shared/)")
+    return json.loads(path.read_text())
+
+
 def load_case(name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(pred, gt, trimap) of a golden case as uint8 HxW."""
     if not golden_available():

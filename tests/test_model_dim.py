@@ -25,7 +25,7 @@ from baselines.models import dim as D
 from baselines.models.checkpoint import read_checkpoint, save_checkpoint
 from baselines.models.registry import create_model, get_entry
 from metrics import InputError
-from tests.conftest import SHARED
+from tests.conftest import SHARED, fingerprint
 
 ARCH = SHARED / "reference" / "arch"
 NO_SHARED = f"reference fingerprints not found at {ARCH} (set MATTEBENCH_SHARED to shared/)"
@@ -33,11 +33,7 @@ NO_SHARED = f"reference fingerprints not found at {ARCH} (set MATTEBENCH_SHARED 
 UNI50 = [32, 32, 64, 64, 128, 128, 128, 256, 256, 256, 256, 256, 256, 256, 128, 64, 32, 1]
 
 
-def _fingerprint(name: str) -> dict:
-    path = ARCH / name
-    if not path.is_file():
-        pytest.skip(NO_SHARED)
-    return json.loads(path.read_text())
+_fingerprint = fingerprint  # tests.conftest: skips cleanly without shared/
 
 
 def _n_params(model: nn.Module) -> int:

@@ -10,7 +10,6 @@ BN split (46 / 26 layers, 7,856 / 3,424 channels) are also stated in the issue a
 
 from __future__ import annotations
 
-import json
 import re
 
 import numpy as np
@@ -31,7 +30,7 @@ from baselines.models.gca import (
     trimap_onehot,
 )
 from metrics import InputError
-from tests.conftest import SHARED
+from tests.conftest import SHARED, fingerprint
 
 ARCH = SHARED / "reference" / "arch"
 NO_ARCH = f"reference fingerprints not found at {ARCH} (set MATTEBENCH_SHARED to shared/)"
@@ -45,11 +44,7 @@ TRANSPOSED = [
 ]
 
 
-def _fingerprint(name: str) -> dict:
-    path = ARCH / name
-    if not path.is_file():
-        pytest.skip(NO_ARCH)
-    return json.loads(path.read_text())
+_fingerprint = fingerprint  # tests.conftest: skips cleanly without shared/
 
 
 @pytest.fixture(scope="module")

@@ -8,8 +8,6 @@ built on CPU) and ``indexnet_mmagic.json`` (MMagic's IndexNet); the fingerprint 
 
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -28,19 +26,7 @@ from baselines.models.indexnet import (
 )
 from baselines.models.registry import create_model, get_entry
 from metrics import InputError
-
-REPO = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("MATTEBENCH_SHARED", REPO.parent / "shared"))
-ARCH = SHARED / "reference" / "arch"
-
-
-def fingerprint(name: str) -> dict[str, Any]:
-    path = ARCH / f"{name}.json"
-    if not path.is_file():
-        pytest.skip(
-            f"fingerprint not found at {path} (set MATTEBENCH_SHARED to the shared/ folder)"
-        )
-    return json.loads(path.read_text())
+from tests.conftest import fingerprint  # noqa: E402
 
 
 @pytest.fixture(scope="module")

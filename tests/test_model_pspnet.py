@@ -8,10 +8,7 @@ without it: 49,081,578 with the aux head, 46,716,373 without; 23,631,808 backbon
 
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
@@ -30,19 +27,7 @@ from baselines.models.pspnet import (
 )
 from baselines.models.registry import create_model, get_entry
 from metrics import InputError
-
-REPO = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("MATTEBENCH_SHARED", REPO.parent / "shared"))
-ARCH = SHARED / "reference" / "arch"
-
-
-def fingerprint(name: str) -> dict[str, Any]:
-    path = ARCH / f"{name}.json"
-    if not path.is_file():
-        pytest.skip(
-            f"fingerprint not found at {path} (set MATTEBENCH_SHARED to the shared/ folder)"
-        )
-    return json.loads(path.read_text())
+from tests.conftest import fingerprint  # noqa: E402
 
 
 def n_params(m: nn.Module) -> int:

@@ -23,6 +23,7 @@ __all__ = [
     "FORMAT",
     "extract_state_dict",
     "strip_prefix",
+    "check_state_dict",
     "load_checkpoint",
     "save_checkpoint",
     "read_checkpoint",
@@ -97,6 +98,28 @@ def read_checkpoint(path: str | Path) -> Any:
         ) from None
 
 
+def check_state_dict(model: Any, sd: Mapping[str, Any], source: str) -> None:
+    """Raise :class:`InputError` naming ``source`` unless ``sd`` fits ``model`` exactly (same
+    keys, same shapes), listing the first differences of each kind."""
+    own = model.state_dict()
+    missing = [k for k in own if k not in sd]
+    unexpected = [k for k in sd if k not in own]
+    shapes = [
+        f"{k}: file {tuple(sd[k].shape)} vs model {tuple(own[k].shape)}"
+        for k in own
+        if k in sd and tuple(sd[k].shape) != tuple(own[k].shape)
+    ]
+    if missing or unexpected or shapes:
+        parts = []
+        if missing:
+            parts.append(f"{len(missing)} missing key(s), e.g. {missing[:3]}")
+        if unexpected:
+            parts.append(f"{len(unexpected)} unexpected key(s), e.g. {unexpected[:3]}")
+        if shapes:
+            parts.append(f"{len(shapes)} shape mismatch(es), e.g. {shapes[:3]}")
+        raise InputError(f"{source} does not fit {type(model).__name__}: " + "; ".join(parts))
+
+
 def load_checkpoint(
     model: Any,
     path: str | Path,
@@ -115,27 +138,10 @@ def load_checkpoint(
     sd = extract_state_dict(obj, source=Path(path).name)
     if convert is not None:
         sd = convert(sd)
-    own = model.state_dict()
     if optional_prefixes:
+        own = model.state_dict()
         sd = {k: v for k, v in sd.items() if k in own or not k.startswith(optional_prefixes)}
-    missing = [k for k in own if k not in sd]
-    unexpected = [k for k in sd if k not in own]
-    shapes = [
-        f"{k}: file {tuple(sd[k].shape)} vs model {tuple(own[k].shape)}"
-        for k in own
-        if k in sd and tuple(sd[k].shape) != tuple(own[k].shape)
-    ]
-    if missing or unexpected or shapes:
-        parts = []
-        if missing:
-            parts.append(f"{len(missing)} missing key(s), e.g. {missing[:3]}")
-        if unexpected:
-            parts.append(f"{len(unexpected)} unexpected key(s), e.g. {unexpected[:3]}")
-        if shapes:
-            parts.append(f"{len(shapes)} shape mismatch(es), e.g. {shapes[:3]}")
-        raise InputError(
-            f"{Path(path).name} does not fit {type(model).__name__}: " + "; ".join(parts)
-        )
+    check_state_dict(model, sd, Path(path).name)
     model.load_state_dict(sd, strict=True)
     return (
         dict(obj.get("meta", {}))

@@ -59,7 +59,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from baselines.models.checkpoint import extract_state_dict, save_checkpoint, strip_prefix
+from baselines.models.checkpoint import (
+    check_state_dict,
+    extract_state_dict,
+    save_checkpoint,
+    strip_prefix,
+)
 from baselines.models.registry import register_model
 from metrics import InputError
 
@@ -811,19 +816,7 @@ def pickled_state_dict(obj: Any, *, source: str = "checkpoint") -> dict[str, tor
 
 
 def _strict_load(model: nn.Module, sd: Mapping[str, torch.Tensor], source: str) -> None:
-    own = model.state_dict()
-    missing = [k for k in own if k not in sd]
-    unexpected = [k for k in sd if k not in own]
-    shapes = [
-        f"{k}: file {tuple(sd[k].shape)} vs model {tuple(own[k].shape)}"
-        for k in own
-        if k in sd and tuple(sd[k].shape) != tuple(own[k].shape)
-    ]
-    if missing or unexpected or shapes:
-        raise InputError(
-            f"{source} does not fit {type(model).__name__}: "
-            f"missing {missing[:3]}, unexpected {unexpected[:3]}, shapes {shapes[:3]}"
-        )
+    check_state_dict(model, sd, source)
     model.load_state_dict(sd, strict=True)
 
 
