@@ -1,0 +1,28 @@
+"""Channel pruning: channel specs, selection criteria (UNI, NS, CAP, DCP), the BN sparsity
+sub-gradient and physical channel removal (Torch-Pruning 1.6.1 dependency graph).
+
+Families: DIM, SDNet, IndexNet, PSPNet-50. GCA is not supported (spectral-norm wrapper).
+"""
+
+from baselines.pruning.coupling import CouplingUnit, count_ties, coupling_units
+from baselines.pruning.criteria import CRITERIA, Criterion, get_criterion, list_criteria
+from baselines.pruning.sparsity import add_bn_l1_subgradient, cap_guide, context_vector
+from baselines.pruning.spec import ChannelSpec
+from baselines.pruning.surgery import count_params, prune_model, spec_param_count
+
+__all__ = [
+    "CRITERIA",
+    "ChannelSpec",
+    "CouplingUnit",
+    "Criterion",
+    "add_bn_l1_subgradient",
+    "cap_guide",
+    "context_vector",
+    "count_params",
+    "count_ties",
+    "coupling_units",
+    "get_criterion",
+    "list_criteria",
+    "prune_model",
+    "spec_param_count",
+]

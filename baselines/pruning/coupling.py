@@ -1,0 +1,325 @@
+"""Channel coupling: which BatchNorm channels must be kept or removed together.
+
+Torch-Pruning's ``DependencyGraph`` (pip ``torch-pruning==1.6.1``; ``methods.md`` section 3.1)
+traces a forward pass and, for every convolution's output channels, returns the *group* of
+layer slices that must be pruned with it: the BN that normalises it, the next convolution's
+input channels, every branch joined by a residual add, the slices of a concat, the channels of
+a depthwise convolution. We turn each group into a :class:`CouplingUnit`: its root channels and,
+for each member BN, the map ``BN channel -> root channel``. A criterion scores and selects *root*
+channels, so coupled BNs always keep exactly corresponding channels.
+
+What Torch-Pruning does not see (``methods.md`` section 3.1, ``architectures.md`` section 8):
+DIM's max-unpooling ties (indices carry the encoder's channel count to the decoder); they are
+count ties, applied by :func:`count_ties` with DCP's ``max`` rule. GCA's spectral-norm wrapper
+calls ``F.conv2d`` with its own ``weight_bar``; GCA is not supported here.
+"""
+
+from __future__ import annotations
+
+import warnings
+import weakref
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+__all__ = [
+    "CouplingUnit",
+    "coupling_units",
+    "count_ties",
+    "default_example_inputs",
+    "family_of",
+    "resolve_bn_groups",
+    "implied_param_count",
+]
+
+_BN = nn.modules.batchnorm._BatchNorm
+
+
+@dataclass(frozen=True)
+class CouplingUnit:
+    """One Torch-Pruning group, reduced to what selection and counting need.
+
+    Attributes
+    ----------
+    root
+        Name of the root convolution (the group is rooted at its output channels).
+    size
+        Number of root channels.
+    members
+        BN name -> ``((bn_channel, root_channel), ...)``; a BN can span several units (e.g.
+        SDNet's AMPA BN over a 3-way concat), but each BN channel lies in exactly one unit.
+    deps
+        ``(module name, "out" | "in", ((local_index, root_channel), ...))`` for every
+        parameterised module the group slices: the data :func:`implied_param_count` uses.
+    fixed
+        The group reaches a network output (its width is part of the output shape), so it is
+        never pruned.
+    """
+
+    root: str
+    size: int
+    members: Mapping[str, tuple[tuple[int, int], ...]]
+    deps: tuple[tuple[str, str, tuple[tuple[int, int], ...]], ...]
+    fixed: bool
+
+
+# --------------------------------------------------------------------------------------------
+# families
+
+
+def family_of(model: nn.Module) -> str:
+    """Registry name of the family ``model`` belongs to (by class)."""
+    from baselines.models.dim import DIMModel
+    from baselines.models.gca import GCAMatting
+    from baselines.models.indexnet import IndexNetMatting
+    from baselines.models.pspnet import PSPNet
+    from baselines.models.sdnet import SDNet
+
+    table: tuple[tuple[type, str], ...] = (
+        (DIMModel, "dim"),
+        (SDNet, "sdnet"),
+        (IndexNetMatting, "indexnet"),
+        (PSPNet, "pspnet50"),
+        (GCAMatting, "gca"),
+    )
+    for cls, name in table:
+        if isinstance(model, cls):
+            return name
+    raise TypeError(f"no pruning support for {type(model).__name__}")
+
+
+def default_example_inputs(model: nn.Module) -> torch.Tensor:
+    """A small input that traces ``model``: ``1x4x64x64`` (matting; SDNet: its
+    ``in_channels``) or ``1x3x65x65`` (PSPNet needs sides ``8k+1``)."""
+    fam = family_of(model)
+    if fam == "pspnet50":
+        return torch.randn(1, 3, 65, 65)
+    if fam == "sdnet":
+        return torch.randn(1, model.in_channels, 64, 64)  # type: ignore[arg-type]
+    if fam == "gca":
+        raise NotImplementedError(_GCA_MSG)
+    return torch.randn(1, 4, 64, 64)
+
+
+_GCA_MSG = (
+    "GCA is not supported by baselines.pruning: its SpectralNorm wrapper convolves with "
+    "weight_bar through F.conv2d, which Torch-Pruning cannot trace as a prunable layer, and "
+    "its u/v vectors would need slicing"
+)
+
+
+def _flatten(o: Any) -> list[torch.Tensor]:
+    if isinstance(o, torch.Tensor):
+        return [o]
+    if isinstance(o, Mapping):
+        o = list(o.values())
+    out: list[torch.Tensor] = []
+    for x in o:
+        out += _flatten(x)
+    return out
+
+
+def _output_transform(model: nn.Module) -> Callable[[Any], list[torch.Tensor]]:
+    """Which outputs have a fixed width. SDNet's ``level_features`` are distillation taps whose
+    width pruning may change (like DIM's features), so only its mattes and 1-channel maps are
+    outputs; other families: every tensor returned."""
+    if family_of(model) == "sdnet":
+        return lambda o: [o.alpha, *o.side_alphas, *o.features]
+    return _flatten
+
+
+def resolve_bn_groups(model: nn.Module, groups: Mapping[str, Sequence[str]]) -> dict[str, str]:
+    """Map every BN under ``groups`` to its part.
+
+    ``layer_groups`` of DIM, SDNet and GCA lists BN names; those of IndexNet and PSPNet list
+    top-level children. An entry names a BN or a module prefix (every BN under it). Returns
+    ``{bn_name: part}`` in registration order; a BN claimed by two parts is an error.
+    """
+    bns = [n for n, m in model.named_modules() if isinstance(m, _BN)]
+    out: dict[str, str] = {}
+    for part, names in groups.items():
+        for entry in names:
+            hit = [b for b in bns if b == entry or b.startswith(entry + ".")]
+            if not hit:
+                raise ValueError(f"groups[{part!r}]: {entry!r} names no BatchNorm layer")
+            for b in hit:
+                if out.get(b, part) != part:
+                    raise ValueError(f"BN {b!r} is in both {out[b]!r} and {part!r}")
+                out[b] = part
+    return {b: out[b] for b in bns if b in out}
+
+
+def count_ties(model: nn.Module) -> list[tuple[str, str]]:
+    """BN pairs that must keep the same *number* of channels but that the dependency graph does
+    not couple: DIM's unpooling ties (:data:`baselines.models.dim.UNPOOL_TIES`, DCP
+    ``pruning.py``). Empty for the other families."""
+    if family_of(model) != "dim":
+        return []
+    from baselines.models.dim import DCP_BN_ORDER, UNPOOL_TIES
+
+    return [(DCP_BN_ORDER[a], DCP_BN_ORDER[b]) for a, b in UNPOOL_TIES]
+
+
+# --------------------------------------------------------------------------------------------
+# dependency graph
+
+
+def build_graph(model: nn.Module, example_inputs: torch.Tensor | None = None) -> Any:
+    """Torch-Pruning ``DependencyGraph`` of ``model``, traced in eval mode (IndexNet's ASPP BN on
+    a 1x1 map fails in training mode with batch 1; PSPNet's aux head runs only in training)."""
+    import torch_pruning as tp
+
+    if family_of(model) == "gca":
+        raise NotImplementedError(_GCA_MSG)
+    x = default_example_inputs(model) if example_inputs is None else example_inputs
+    was_training = model.training
+    model.eval()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            dg = tp.DependencyGraph().build_dependency(
+                model, example_inputs=x, output_transform=_output_transform(model)
+            )
+    finally:
+        model.train(was_training)
+    return dg
+
+
+def _units_from_graph(model: nn.Module, dg: Any) -> list[tuple[CouplingUnit, Any, Any]]:
+    """Units plus (root module, root pruning fn) for surgery."""
+    names = {m: n for n, m in model.named_modules()}
+    out = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for g in dg.get_all_groups(root_module_types=(nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+            root_dep = g[0].dep
+            root = root_dep.target.module
+            members: dict[str, list[tuple[int, int]]] = {}
+            deps = []
+            fixed = False
+            for item in g:
+                dep, idxs, ridx = item.dep, item.idxs, item.root_idxs
+                node = dep.target
+                if "OutputOp" in type(node.module).__name__ or len(node.outputs) == 0:
+                    fixed = True
+                mod = node.module
+                if not isinstance(mod, nn.Module) or mod not in names:
+                    continue
+                kind = "out" if dg.is_out_channel_pruning_fn(dep.handler) else "in"
+                pairs = tuple(zip(map(int, idxs), map(int, ridx), strict=True))
+                deps.append((names[mod], kind, pairs))
+                if isinstance(mod, _BN) and kind == "out":
+                    members.setdefault(names[mod], []).extend(pairs)
+            size = int(dg.get_out_channels(root))
+            unit = CouplingUnit(
+                root=names[root],
+                size=size,
+                members={k: tuple(sorted(set(v))) for k, v in members.items()},
+                deps=tuple(deps),
+                fixed=fixed,
+            )
+            out.append((unit, root, root_dep.handler))
+    return out
+
+
+_CACHE: weakref.WeakKeyDictionary[nn.Module, tuple[Any, list[CouplingUnit]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _signature(model: nn.Module) -> tuple[Any, ...]:
+    return tuple((n, tuple(p.shape)) for n, p in model.named_parameters())
+
+
+def coupling_units(
+    model: nn.Module, example_inputs: torch.Tensor | None = None
+) -> list[CouplingUnit]:
+    """The coupling units of ``model`` (cached per model object and parameter shapes).
+
+    Parameters
+    ----------
+    model
+        A DIM, SDNet, IndexNet or PSPNet model (GCA raises ``NotImplementedError``).
+    example_inputs
+        Tracing input; default :func:`default_example_inputs`.
+    """
+    sig = _signature(model)
+    hit = _CACHE.get(model)
+    if hit is not None and hit[0] == sig:
+        return hit[1]
+    units = [u for u, _, _ in _units_from_graph(model, build_graph(model, example_inputs))]
+    _CACHE[model] = (sig, units)
+    return units
+
+
+# --------------------------------------------------------------------------------------------
+# parameter count implied by a selection
+
+
+def _leaf_params(m: nn.Module, out_keep: int | None, in_keep: int | None) -> int:
+    """Parameters of ``m`` (direct parameters only) with ``out_keep`` / ``in_keep`` channels."""
+    if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
+        o = m.out_channels if out_keep is None else out_keep
+        i = m.in_channels if in_keep is None else in_keep
+        k = m.kernel_size[0] * m.kernel_size[1]
+        if m.groups == 1:
+            w = o * i * k
+        elif m.groups == m.in_channels == m.out_channels:  # depthwise: pruned as one
+            o = i = min(o, i)
+            w = o * k
+        else:
+            raise NotImplementedError(f"grouped conv with groups={m.groups}")
+        return w + (o if m.bias is not None else 0)
+    if isinstance(m, nn.Linear):
+        o = m.out_features if out_keep is None else out_keep
+        i = m.in_features if in_keep is None else in_keep
+        return o * i + (o if m.bias is not None else 0)
+    if isinstance(m, _BN):
+        c = m.num_features if out_keep is None else out_keep
+        return 2 * c if m.affine else 0
+    if isinstance(m, nn.PReLU):
+        if m.num_parameters == 1:
+            return 1
+        return m.num_parameters if out_keep is None else out_keep
+    n = sum(p.numel() for p in m.parameters(recurse=False))
+    if n:
+        raise NotImplementedError(f"cannot count parameters of {type(m).__name__}")
+    return 0
+
+
+def implied_param_count(
+    model: nn.Module, units: Sequence[CouplingUnit], kept_roots: Mapping[int, set[int]]
+) -> int:
+    """Parameter count of ``model`` after keeping root channels ``kept_roots[unit index]``.
+
+    Computed from the groups' index maps and per-layer formulas (conv ``o*i*k*k (+o)``,
+    depthwise ``c*k*k``, BN ``2c``, PReLU ``c``), independently of Torch-Pruning's pruning
+    functions, so it cross-checks :func:`baselines.pruning.surgery.prune_model`.
+    """
+    removed: dict[tuple[str, str], set[int]] = {}
+    for ui, keep in kept_roots.items():
+        for name, kind, pairs in units[ui].deps:
+            drop = {loc for loc, r in pairs if r not in keep}
+            if drop:
+                removed.setdefault((name, kind), set()).update(drop)
+    total = 0
+    for name, m in model.named_modules():
+        if not any(True for _ in m.parameters(recurse=False)):
+            continue
+        ro, ri = removed.get((name, "out"), set()), removed.get((name, "in"), set())
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)) and m.groups > 1:
+            ro = ri = ro | ri
+        out_keep = in_keep = None
+        if ro:
+            full = m.num_features if isinstance(m, _BN) else None
+            full = full or getattr(m, "out_channels", None) or getattr(m, "num_parameters", None)
+            full = full or getattr(m, "out_features", None)
+            out_keep = int(full) - len(ro)
+        if ri:
+            full = getattr(m, "in_channels", None) or getattr(m, "in_features", None)
+            in_keep = int(full) - len(ri)
+        total += _leaf_params(m, out_keep, in_keep)
+    return total

@@ -1,0 +1,173 @@
+"""Physical channel removal: turn a teacher and a :class:`ChannelSpec` into a slimmer network.
+
+* DIM: rebuilt as ``DIMModel(channel_spec=widths)`` and the kept slices copied (conv weight
+  ``[kept_out][:, kept_in]``, bias and BN tensors ``[kept_out]``), so the result is the same
+  class a checkpoint with that spec rebuilds. The max-unpooling ties are count ties: the k-th
+  kept decoder channel is unpooled with the k-th kept encoder channel's indices, which equals
+  the teacher's pairing only where the two kept index sets coincide (DCP re-initialises the
+  pruned network, ``methods.md`` 1.2, so it never depended on the pairing).
+* SDNet, IndexNet, PSPNet-50: Torch-Pruning's ``DependencyGraph`` on a deep copy; for each
+  coupling unit the complement of the kept channels is pruned as one group.
+* GCA: not supported (spectral-norm wrapper, see :mod:`baselines.pruning.coupling`).
+"""
+
+from __future__ import annotations
+
+import copy
+import warnings
+
+import torch
+from torch import nn
+
+from baselines.pruning.coupling import (
+    CouplingUnit,
+    _units_from_graph,
+    build_graph,
+    coupling_units,
+    family_of,
+    implied_param_count,
+)
+from baselines.pruning.spec import ChannelSpec
+
+__all__ = ["prune_model", "spec_param_count", "count_params"]
+
+
+def count_params(model: nn.Module) -> int:
+    """All parameters (``nn.Parameter`` objects, trainable or not)."""
+    return int(sum(p.numel() for p in model.parameters()))
+
+
+def _check(spec: ChannelSpec, model: nn.Module) -> None:
+    if spec.kept is None:
+        raise ValueError("prune_model needs spec.kept (which channels); this spec has widths only")
+    modules = dict(model.named_modules())
+    for name, w in spec.teacher_widths.items():
+        m = modules.get(name)
+        if m is None or getattr(m, "num_features", None) != w:
+            raise ValueError(f"spec layer {name!r} does not match the model")
+
+
+def _unit_keep(unit: CouplingUnit, spec: ChannelSpec) -> set[int] | None:
+    """Kept root channels of ``unit`` from the spec's member BNs (they must agree)."""
+    assert spec.kept is not None
+    keep: set[int] | None = None
+    covered: set[int] = set()
+    for b, pairs in unit.members.items():
+        if b not in spec.kept:
+            continue
+        kept_local = set(spec.kept[b])
+        roots = {r for loc, r in pairs if loc in kept_local}
+        dropped = {r for loc, r in pairs if loc not in kept_local}
+        covered |= {r for _, r in pairs}
+        if keep is None:
+            keep = set(range(unit.size)) - dropped
+        if roots & dropped or (keep & {r for _, r in pairs}) != roots:
+            raise ValueError(f"spec disagrees within the coupled group rooted at {unit.root!r}")
+        keep -= dropped
+    return keep
+
+
+def _prune_dim(model: nn.Module, spec: ChannelSpec) -> nn.Module:
+    from baselines.models.dim import DCP_BN_ORDER, DIMModel
+
+    assert spec.kept is not None
+    widths = [spec.widths.get(n, model.widths[i]) for i, n in enumerate(DCP_BN_ORDER)]
+    new = DIMModel(widths, return_features=model.return_features)
+    old_m, new_m = dict(model.named_modules()), dict(new.named_modules())
+    keep_in = torch.arange(4)
+    with torch.no_grad():
+        for i, bn_name in enumerate(DCP_BN_ORDER):
+            keep = torch.tensor(spec.kept.get(bn_name, list(range(model.widths[i]))))
+            conv_name = bn_name[:-1] + "0"
+            oc, nc = old_m[conv_name], new_m[conv_name]
+            nc.weight.copy_(oc.weight[keep][:, keep_in])
+            nc.bias.copy_(oc.bias[keep])
+            ob, nb = old_m[bn_name], new_m[bn_name]
+            for t in ("weight", "bias", "running_mean", "running_var"):
+                getattr(nb, t).copy_(getattr(ob, t)[keep])
+            nb.num_batches_tracked.copy_(ob.num_batches_tracked)
+            keep_in = keep
+    new.train(model.training)
+    return new
+
+
+def prune_model(
+    model: nn.Module, spec: ChannelSpec, example_inputs: torch.Tensor | None = None
+) -> nn.Module:
+    """A new, slimmer network keeping the channels ``spec.kept`` (``model`` is not modified).
+
+    Parameters
+    ----------
+    model
+        The teacher-architecture network the spec was selected on.
+    spec
+        From a criterion's ``select``; must carry ``kept`` indices.
+    example_inputs
+        Tracing input (default: a small family input).
+
+    Returns
+    -------
+    nn.Module
+        The pruned network with inherited weights; ``count_params`` of it equals
+        :func:`spec_param_count`.
+    """
+    _check(spec, model)
+    if family_of(model) == "dim":
+        return _prune_dim(model, spec)
+    pruned = copy.deepcopy(model)
+    dg = build_graph(pruned, example_inputs)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for unit, root, fn in _units_from_graph(pruned, dg):
+            keep = _unit_keep(unit, spec)
+            if keep is None or len(keep) == unit.size:
+                continue
+            if unit.fixed:
+                raise ValueError(f"spec prunes the output-coupled group rooted at {unit.root!r}")
+            if not keep:
+                raise ValueError(f"spec empties the group rooted at {unit.root!r}")
+            drop = sorted(set(range(unit.size)) - keep)
+            group = dg.get_pruning_group(root, fn, idxs=drop)
+            group.prune()
+    _refresh_metadata(pruned)
+    return pruned
+
+
+def _refresh_metadata(model: nn.Module) -> None:
+    """Keep SDNet's ``GOctConv.in_channels`` / ``out_channels`` lists (plain attributes that
+    Torch-Pruning does not know) equal to the pruned convolutions' widths."""
+    from baselines.models.sdnet import GOctConv
+
+    for m in model.modules():
+        if isinstance(m, GOctConv):
+            for key, conv in m.convs.items():
+                i, j = (int(t) for t in key.split("to"))
+                m.in_channels[i] = conv.in_channels
+                m.out_channels[j] = conv.out_channels
+
+
+def spec_param_count(model_name: str, spec: ChannelSpec, model: nn.Module | None = None) -> int:
+    """The parameter count ``spec`` implies, without building the pruned network.
+
+    DIM: :func:`baselines.models.dim.count_spec_params` (closed form from the 18 widths). Other
+    families: :func:`baselines.pruning.coupling.implied_param_count` over the teacher's coupling
+    units (per-layer formulas applied to the dependency groups' index maps); ``model`` is the
+    teacher (default ``create_model(model_name)``).
+    """
+    if model_name == "dim":
+        from baselines.models.dim import count_spec_params
+
+        return int(count_spec_params(spec.widths))
+    if model is None:
+        from baselines.models import create_model
+
+        model = create_model(model_name, **spec.meta.get("model_kwargs", {}))
+    if spec.kept is None:
+        raise ValueError("spec_param_count needs spec.kept for coupled families")
+    units = coupling_units(model)
+    kept_roots: dict[int, set[int]] = {}
+    for ui, u in enumerate(units):
+        keep = _unit_keep(u, spec)
+        if keep is not None and len(keep) < u.size:
+            kept_roots[ui] = keep
+    return implied_param_count(model, units, kept_roots)
