@@ -306,6 +306,40 @@ def _cmd_convert(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_prune(args: argparse.Namespace) -> int:
+    from baselines.prune_pipeline import PruneConfig, prune
+
+    cfg = PruneConfig(
+        model=args.model,
+        method=args.method.lower(),
+        ratio=args.ratio,
+        kd=args.kd.lower(),
+        teacher=args.teacher,
+        init="reinit" if args.reinit else "inherit",
+        sparsity_iters=args.sparsity_iters,
+        sparsity_s=args.sparsity_s,
+        finetune_iters=args.finetune_iters,
+        kd_weight=args.kd_weight,
+        teacher_alpha_weight=args.teacher_alpha_weight,
+        size=args.size,
+        crop=args.crop,
+        batch=args.batch,
+        lr=args.lr,
+        seed=args.seed,
+        device=args.device,
+        threads=args.threads,
+        model_kwargs=_parse_kv(args.model_arg) or None,
+    )
+    r = prune(cfg, args.out, progress=not args.no_progress)
+    ratio = r["ratio"]
+    print(
+        f"{cfg.model} {cfg.method.upper()} + {cfg.kd.upper()}: {r['params_teacher']:,} -> "
+        f"{r['params_student']:,} parameters (requested ratio {cfg.ratio}, achieved "
+        f"{ratio}); student in {args.out}/model.pt"
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from metrics._version import __version__
 
@@ -509,6 +543,52 @@ def build_parser() -> argparse.ArgumentParser:
     cc.add_argument("src")
     cc.add_argument("dst")
     cc.set_defaults(func=_cmd_convert)
+
+    pr = sub.add_parser(
+        "prune", help="sparsity training, channel selection, surgery, fine-tuning with KD"
+    )
+    pr.add_argument("--model", required=True, help="registered matting model")
+    pr.add_argument(
+        "--method", required=True, choices=("UNI", "NS", "CAP", "DCP", "uni", "ns", "cap", "dcp")
+    )
+    pr.add_argument(
+        "--ratio", type=float, default=0.5, help="fraction of prunable channels to remove"
+    )
+    pr.add_argument(
+        "--kd",
+        default="none",
+        choices=("none", "NST", "OFD", "SP", "SPKD", "nst", "ofd", "sp", "spkd"),
+    )
+    pr.add_argument(
+        "--teacher", help="teacher checkpoint (without one the teacher is random: smoke tests only)"
+    )
+    init = pr.add_mutually_exclusive_group()
+    init.add_argument(
+        "--inherit-weights", action="store_true", help="keep the surviving weights (default)"
+    )
+    init.add_argument(
+        "--reinit", action="store_true", help="re-initialise the pruned network (as the DCP code)"
+    )
+    pr.add_argument("--out", required=True, help="run folder (stages cached; resumes)")
+    pr.add_argument("--sparsity-iters", type=int, default=50)
+    pr.add_argument("--sparsity-s", type=float, default=1e-4, help="L1 weight on BN scales")
+    pr.add_argument("--finetune-iters", type=int, default=100)
+    pr.add_argument(
+        "--kd-weight", type=float, default=1.0, help="lambda: feature distillation weight"
+    )
+    pr.add_argument(
+        "--teacher-alpha-weight", type=float, default=1.0, help="w: teacher-alpha L1 weight"
+    )
+    pr.add_argument("--size", type=int, default=96)
+    pr.add_argument("--crop", type=int, default=64)
+    pr.add_argument("--batch", type=int, default=2)
+    pr.add_argument("--lr", type=float, default=1e-3)
+    pr.add_argument("--seed", type=int, default=0)
+    pr.add_argument("--device", default="cpu")
+    pr.add_argument("--threads", type=int, default=2)
+    pr.add_argument("--model-arg", action="append", default=[], metavar="KEY=VALUE")
+    pr.add_argument("--no-progress", action="store_true")
+    pr.set_defaults(func=_cmd_prune)
 
     for what in ("datasets", "methods"):
         lp = sub.add_parser(what, help=f"list the registered {what}")

@@ -116,14 +116,23 @@ def create_model(name: str, *, checkpoint: str | Path | None = None, **kwargs: A
     from baselines.models.checkpoint import FORMAT, load_checkpoint, read_checkpoint
 
     obj = read_checkpoint(checkpoint)
+    full_spec = None
     if isinstance(obj, Mapping) and obj.get("format") == FORMAT:
         if obj.get("model") not in (None, name):
             raise InputError(
                 f"{Path(checkpoint).name} holds a {obj['model']!r} model, not {name!r}"
             )
-        if obj.get("channel_spec") is not None and "channel_spec" not in kwargs:
-            kwargs["channel_spec"] = obj["channel_spec"]  # a pruned student rebuilds itself
+        spec = obj.get("channel_spec")
+        if spec is not None and "channel_spec" not in kwargs:
+            if isinstance(spec, Mapping) and "format" in spec:
+                full_spec = spec  # a pruned student: rebuilt below by surgery on the full net
+            else:
+                kwargs["channel_spec"] = spec  # widths the factory takes itself (DIM)
     model = entry.factory(**kwargs)
+    if full_spec is not None:
+        from baselines.pruning import ChannelSpec, prune_model
+
+        model = prune_model(model, ChannelSpec.from_dict(full_spec))
     load_checkpoint(
         model,
         checkpoint,
