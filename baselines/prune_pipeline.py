@@ -19,7 +19,9 @@ run resumes inside the stage that was running):
    unknown region (the distillation-based pruning paper's student objective);
 6. ``model.pt`` -- our checkpoint format with the full channel spec, so ``create_model`` and
    ``mattebench eval --method model:NAME --method-arg model:NAME checkpoint=DIR/model.pt``
-   rebuild and evaluate the student.
+   rebuild and evaluate the student; ``channels.png``/``.pdf``, the per-layer channel
+   histogram (teacher vs pruned); with ``measure_size``, ``pruned_table.md`` (parameters,
+   MACs, CPU latency of teacher and student, speedup).
 
 Data are the on-the-fly synthetic training samples of :mod:`baselines.training`. PSPNet-50 is a
 segmentation model and has no data path here.
@@ -74,6 +76,7 @@ class PruneConfig:
     device: str = "cpu"
     threads: int = 2
     model_kwargs: dict[str, Any] | None = None
+    measure_size: int = 0  # > 0: time teacher vs student at this input size (pruned_table.md)
 
 
 def _first_tensor(out: Any) -> Any:
@@ -344,6 +347,21 @@ def prune(cfg: PruneConfig, out_dir: str | Path, *, progress: bool = True) -> di
         "spec": str(spec_path),
         "teacher_random": cfg.teacher is None,
     }
+    from reports.figures import channel_histogram
+
+    result["histogram"] = [str(p) for p in channel_histogram(spec, out / "channels", groups=groups)]
+    if cfg.measure_size > 0:
+        from reports.pruned import measure_pruned, pruned_model_table
+
+        big = make_batch(replace(ftcfg, size=cfg.measure_size, crop=cfg.measure_size), 0)
+        x = adapter.inputs({k: v.to(cfg.device) for k, v in big.items()})
+        label = f"{cfg.model} {cfg.method.upper()}+{cfg.kd.upper()}"
+        row = measure_pruned(teacher, student, x, name=label, threads=cfg.threads)
+        result["speedup"] = row.speedup
+        result["latency_teacher_s"] = row.teacher_latency_s
+        result["latency_student_s"] = row.student_latency_s
+        with atomic_write(out / "pruned_table.md") as fh:
+            fh.write(pruned_model_table([row], "md"))
     save_checkpoint(
         student, out / "model.pt", name=cfg.model, channel_spec=spec.to_dict(), meta=result
     )

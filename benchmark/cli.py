@@ -329,14 +329,20 @@ def _cmd_prune(args: argparse.Namespace) -> int:
         device=args.device,
         threads=args.threads,
         model_kwargs=_parse_kv(args.model_arg) or None,
+        measure_size=args.measure_size,
     )
     r = prune(cfg, args.out, progress=not args.no_progress)
     ratio = r["ratio"]
     print(
         f"{cfg.model} {cfg.method.upper()} + {cfg.kd.upper()}: {r['params_teacher']:,} -> "
-        f"{r['params_student']:,} parameters (requested ratio {cfg.ratio}, achieved "
-        f"{ratio}); student in {args.out}/model.pt"
+        f"{r['params_student']:,} parameters (requested ratio {cfg.ratio}: "
+        f"{ratio['prunable_channels']:.1%} of prunable channels and {ratio['params']:.1%} of "
+        f"parameters removed); student in {args.out}/model.pt"
     )
+    if "speedup" in r:
+        print(
+            f"CPU latency teacher {r['latency_teacher_s']:.3f} s, student {r['latency_student_s']:.3f} s: {r['speedup']:.2f}x"
+        )
     return 0
 
 
@@ -587,6 +593,12 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--device", default="cpu")
     pr.add_argument("--threads", type=int, default=2)
     pr.add_argument("--model-arg", action="append", default=[], metavar="KEY=VALUE")
+    pr.add_argument(
+        "--measure-size",
+        type=int,
+        default=512,
+        help="time teacher vs student at this size (0: skip)",
+    )
     pr.add_argument("--no-progress", action="store_true")
     pr.set_defaults(func=_cmd_prune)
 

@@ -59,8 +59,13 @@ def test_cli_and_unsupported_model(tmp_path: Path, capsys) -> None:
 
     argv = ["prune", "--model", "sdnet", "--method", "UNI", "--ratio", "0.5", "--kd", "SPKD",
             "--out", str(tmp_path), "--sparsity-iters", "0", "--finetune-iters", "1",
-            "--crop", "64", "--size", "64", "--model-arg", "stem_stride=2", "--no-progress"]  # fmt: skip
+            "--crop", "64", "--size", "64", "--model-arg", "stem_stride=2", "--no-progress",
+            "--measure-size", "64"]  # fmt: skip
     assert main(argv) == 0
-    assert "SDNET" not in capsys.readouterr().err
+    out = capsys.readouterr().out
+    assert "sdnet UNI + SPKD: 2,036,078 ->" in out and "x" in out.splitlines()[-1]
+    assert (tmp_path / "channels.png").is_file() and (tmp_path / "channels.pdf").is_file()
+    table = (tmp_path / "pruned_table.md").read_text()
+    assert "| sdnet UNI+SPKD |" in table and table.rstrip().endswith("x |")
     with pytest.raises(InputError, match="no training data path"):
         prune(PruneConfig(model="pspnet50"), tmp_path / "p", progress=False)
