@@ -1,7 +1,7 @@
 """Channel pruning: criteria x families, surgery, parameter counts, ties, spec I/O, sparsity.
 
-Every family model is built once per module (PSPNet-50 is 46.7M parameters) with random BN
-gammas (uniform [0, 1)) so that selection is non-trivial. Parameter counts are checked three
+Every family model is built once per module (PSPNet-50 is 46.7M parameters, GCA 25.3M) with
+random BN gammas (uniform [0, 1)) so that selection is non-trivial. Parameter counts are checked three
 ways: the pruned network itself, the count implied by the dependency groups and per-layer
 formulas (``spec.meta["params_pruned"]`` / ``spec_param_count``), and, for DIM, the closed form
 ``count_spec_params``.
@@ -13,7 +13,7 @@ import pytest
 import torch
 from torch import nn
 
-from baselines.models import create_model, dim, indexnet, pspnet, sdnet
+from baselines.models import create_model, dim, gca, indexnet, pspnet, sdnet
 from baselines.pruning import (
     ChannelSpec,
     add_bn_l1_subgradient,
@@ -28,11 +28,12 @@ from baselines.pruning import (
 from metrics import InputError
 
 FAMILIES = {
-    # name: (layer_groups, factory kwargs, input shape)
-    "dim": (dim.layer_groups, {}, (1, 4, 64, 64)),
-    "sdnet": (sdnet.layer_groups, {}, (1, 4, 64, 64)),
-    "indexnet": (indexnet.layer_groups, {}, (1, 4, 64, 64)),
-    "pspnet50": (pspnet.layer_groups, {"aux": False}, (1, 3, 65, 65)),
+    # name: (layer_groups, factory kwargs, input shapes: one per positional argument)
+    "dim": (dim.layer_groups, {}, [(1, 4, 64, 64)]),
+    "sdnet": (sdnet.layer_groups, {}, [(1, 4, 64, 64)]),
+    "indexnet": (indexnet.layer_groups, {}, [(1, 4, 64, 64)]),
+    "pspnet50": (pspnet.layer_groups, {"aux": False}, [(1, 3, 65, 65)]),
+    "gca": (gca.layer_groups, {}, [(1, 3, 64, 64), (1, 3, 64, 64)]),  # image, one-hot trimap
 }
 CRITERIA = ["uni", "ns", "cap", "dcp"]
 
@@ -41,20 +42,35 @@ def _alpha(y: object) -> torch.Tensor:
     return y if isinstance(y, torch.Tensor) else y.alpha  # type: ignore[attr-defined]
 
 
+def _inputs(name: str, gen: torch.Generator) -> torch.Tensor | tuple[torch.Tensor, ...]:
+    """The family's forward arguments: one tensor, or (GCA) an image and a one-hot trimap."""
+    shapes = FAMILIES[name][2]
+    if name == "gca":
+        (n, _, h, w) = shapes[1]
+        cls = torch.randint(0, 3, (n, h, w), generator=gen)
+        trimap = torch.nn.functional.one_hot(cls, 3).permute(0, 3, 1, 2).float()
+        return (torch.randn(shapes[0], generator=gen), trimap)
+    return torch.randn(shapes[0], generator=gen)
+
+
+def _run(model: nn.Module, x: torch.Tensor | tuple[torch.Tensor, ...]) -> torch.Tensor:
+    with torch.no_grad():
+        return _alpha(model(*x) if isinstance(x, tuple) else model(x))
+
+
 @pytest.fixture(scope="module")
 def teachers() -> dict[str, tuple[nn.Module, torch.Tensor, torch.Tensor]]:
     """``name -> (model in eval mode, input, output alpha/logits)``, built once."""
     out = {}
     gen = torch.Generator().manual_seed(0)
-    for name, (_, kw, shape) in FAMILIES.items():
+    for name, (_, kw, _) in FAMILIES.items():
         torch.manual_seed(0)
         m = create_model(name, **kw).eval()
         for b in m.modules():
             if isinstance(b, nn.BatchNorm2d):
                 b.weight.data = torch.rand(b.weight.shape, generator=gen)
-        x = torch.randn(shape, generator=gen)
-        with torch.no_grad():
-            out[name] = (m, x, _alpha(m(x)))
+        x = _inputs(name, gen)
+        out[name] = (m, x, _run(m, x))
     return out
 
 
@@ -88,10 +104,48 @@ def test_select_and_prune(teachers, family: str, crit: str) -> None:
         assert mods[bn].num_features == w >= 1
     convs = [m for m in pruned.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))]
     assert all(m.out_channels >= 1 and m.in_channels >= 1 for m in convs)
-    with torch.no_grad():
-        y = _alpha(pruned(x))
+    y = _run(pruned, x)
     assert y.shape == y0.shape and torch.isfinite(y).all()
     assert spec.meta["params_teacher"] == n0
+    if family == "gca":
+        _check_gca_spectral_norm(model, pruned, spec)
+
+
+def _check_gca_spectral_norm(teacher: nn.Module, pruned: nn.Module, spec: ChannelSpec) -> None:
+    """Every re-wrapped spectral-norm conv: u/v fit the pruned ``weight_bar`` and are the
+    teacher's u/v at the kept channels (weight dim 0: Conv2d output, ConvTranspose2d input)."""
+    from baselines.models.gca import SpectralNorm
+
+    assert isinstance(pruned, gca.GCAMatting)
+    assert list(pruned.state_dict()) == list(teacher.state_dict())  # official key layout
+    sns = {n: m for n, m in pruned.named_modules() if isinstance(m, SpectralNorm)}
+    assert len(sns) == 70
+    for m in sns.values():
+        w = m.module.weight_bar
+        assert not hasattr(m.module, "weight")
+        assert m.module.weight_u.shape == (w.shape[0],) and not m.module.weight_u.requires_grad
+        assert m.module.weight_v.shape == (w[0].numel(),) and not m.module.weight_v.requires_grad
+        assert w.requires_grad
+    assert all("forward" not in vars(b) for b in pruned.modules())  # surrogate forwards gone
+    assert not any("probe" in n for n, _ in pruned.named_modules())
+    kept = {b: torch.tensor(v) for b, v in spec.kept.items()}  # type: ignore[union-attr]
+    t = dict(teacher.named_modules())
+    # Conv2d: encoder.layer1.0.conv1 maps the layer1 stream (bn3) to layer1.0.bn1
+    # ConvTranspose2d: decoder.layer1.0.conv1 maps the bottleneck stream to decoder bn1 (dim 0 =
+    # its input channels)
+    cases = [
+        ("encoder.layer1.0.conv1", "encoder.layer1.0.bn1", "encoder.bn3"),
+        ("decoder.layer1.0.conv1", "encoder.layer_bottleneck.1.bn2", "decoder.layer1.0.bn1"),
+    ]
+    for name, bn0, bn1 in cases:
+        tm, pm = t[name].module, sns[name].module
+        k = tm.kernel_size[0] * tm.kernel_size[1]
+        torch.testing.assert_close(pm.weight_u, tm.weight_u[kept[bn0]])
+        v = tm.weight_v.reshape(-1, k)[kept[bn1]].reshape(-1)
+        torch.testing.assert_close(pm.weight_v, v)
+        torch.testing.assert_close(
+            pm.weight_bar, tm.weight_bar[kept[bn0]][:, kept[bn1]], rtol=0, atol=0
+        )
 
 
 def test_dim_uniform_half_is_dcp_uni(teachers) -> None:
@@ -211,10 +265,25 @@ def test_sparsity_matches_hand_computation() -> None:
     torch.testing.assert_close(m.up[1].weight.grad, before)
 
 
-def test_gca_not_supported() -> None:
-    m = create_model("gca")
-    with pytest.raises(NotImplementedError, match="SpectralNorm"):
-        get_criterion("ns").select(m, 0.5, groups={"encoder": [], "decoder": []})
+def test_gca_attention_channels(teachers) -> None:
+    """GCA attention blocks: key channels (``guidance_conv`` output) are fixed; ``W`` follows the
+    residual stream it is added to; the guidance head's last BN prunes both blocks' inputs."""
+    model, x, y0 = teachers["gca"]
+    spec = get_criterion("uni").select(model, 0.5, groups=gca.layer_groups(model))
+    pruned = prune_model(model, spec, sn_power_iterations=2)
+    for part in ("encoder", "decoder"):
+        blk = pruned.get_submodule(f"{part}.gca")
+        assert blk.guidance_conv.out_channels == 64
+        assert blk.guidance_conv.in_channels == spec.widths["encoder.guidance_head.11"] == 64
+        assert blk.W[0].in_channels == blk.W[0].out_channels == spec.widths[f"{part}.gca.W.1"]
+    assert spec.widths["encoder.gca.W.1"] == spec.widths["encoder.layer2.3.bn2"] == 64
+    assert spec.widths["decoder.gca.W.1"] == spec.widths["encoder.shortcut.3.5"] == 64
+    y = _run(pruned.eval(), x)
+    assert y.shape == y0.shape and torch.isfinite(y).all()
+    # with power iteration the u/v are unit vectors again
+    for m in pruned.modules():
+        if isinstance(m, gca.SpectralNorm):
+            assert abs(float(m.module.weight_u.norm()) - 1) < 1e-4
 
 
 def test_sdnet_goct_metadata_follows_surgery(teachers) -> None:

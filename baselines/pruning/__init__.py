@@ -1,7 +1,8 @@
 """Channel pruning: channel specs, selection criteria (UNI, NS, CAP, DCP), the BN sparsity
 sub-gradient and physical channel removal (Torch-Pruning 1.6.1 dependency graph).
 
-Families: DIM, SDNet, IndexNet, PSPNet-50. GCA is not supported (spectral-norm wrapper).
+Families: DIM, SDNet, IndexNet, PSPNet-50 and GCA (traced and pruned on a proxy without its
+spectral-norm wrappers, :mod:`baselines.pruning.spectral`).
 """
 
 from baselines.pruning.coupling import CouplingUnit, count_ties, coupling_units

@@ -10,12 +10,31 @@ channels, so coupled BNs always keep exactly corresponding channels.
 
 What Torch-Pruning does not see (``methods.md`` section 3.1, ``architectures.md`` section 8):
 DIM's max-unpooling ties (indices carry the encoder's channel count to the decoder); they are
-count ties, applied by :func:`count_ties` with DCP's ``max`` rule. GCA's spectral-norm wrapper
-calls ``F.conv2d`` with its own ``weight_bar``; GCA is not supported here.
+count ties, applied by :func:`count_ties` with DCP's ``max`` rule.
+
+**GCA** is traced on a proxy (:mod:`baselines.pruning.spectral`): its spectral-norm wrappers
+convolve functionally with ``weight_bar / sigma`` and its attention blocks mix channels through
+``unfold``/``bmm``/``fold``, neither of which Torch-Pruning can follow. The proxy's units are
+renamed to the real model (``X`` -> ``X.module`` for a wrapped convolution; the proxy-only
+probes are dropped). What is prunable in GCA, by the rules of :mod:`baselines.pruning.criteria`:
+
+* every BN-scored unit: the stem convolutions, each BasicBlock's inner width (``conv1``/``bn1``),
+  the residual streams (each coupled, through the adds, with the shortcut branch whose output
+  joins it in the decoder, the ``downsample``/``upsample`` BNs and the attention block's ``W``
+  conv and BN), the first conv of each shortcut branch and the guidance head (whose last BN is
+  coupled with the input channels of *both* blocks' ``guidance_conv``);
+* the shortcut convs (conv->ReLU->BN) are ordinary units (ReLU is element-wise);
+* the decoder's ConvTranspose2d layers are pruned on both sides (their input is a residual
+  stream, their output a ``bn1`` width);
+* **fixed**: each attention block's key channels (``guidance_conv`` output, 64, no BN, so not
+  BN-scored; the published relation ``keys = guidance / 2`` is not kept once the guidance head is
+  pruned, and nothing in the forward needs it), the 1-channel alpha conv (network output), and
+  the 6 input channels.
 """
 
 from __future__ import annotations
 
+import copy
 import warnings
 import weakref
 from collections.abc import Callable, Mapping, Sequence
@@ -33,9 +52,14 @@ __all__ = [
     "family_of",
     "resolve_bn_groups",
     "implied_param_count",
+    "removed_indices",
+    "ExampleInputs",
 ]
 
 _BN = nn.modules.batchnorm._BatchNorm
+
+#: A tracing input: one tensor, or the positional arguments (GCA: image, one-hot trimap).
+ExampleInputs = torch.Tensor | tuple[torch.Tensor, ...]
 
 
 @dataclass(frozen=True)
@@ -91,24 +115,20 @@ def family_of(model: nn.Module) -> str:
     raise TypeError(f"no pruning support for {type(model).__name__}")
 
 
-def default_example_inputs(model: nn.Module) -> torch.Tensor:
+def default_example_inputs(model: nn.Module) -> ExampleInputs:
     """A small input that traces ``model``: ``1x4x64x64`` (matting; SDNet: its
-    ``in_channels``) or ``1x3x65x65`` (PSPNet needs sides ``8k+1``)."""
+    ``in_channels``), ``1x3x65x65`` (PSPNet needs sides ``8k+1``) or, for GCA, the pair
+    ``(1x3x64x64 image, 1x3x64x64 one-hot trimap)``."""
     fam = family_of(model)
     if fam == "pspnet50":
         return torch.randn(1, 3, 65, 65)
     if fam == "sdnet":
         return torch.randn(1, model.in_channels, 64, 64)  # type: ignore[arg-type]
     if fam == "gca":
-        raise NotImplementedError(_GCA_MSG)
+        classes = torch.arange(64 * 64).reshape(1, 64, 64) % 3  # bg / unknown / fg stripes
+        trimap = torch.nn.functional.one_hot(classes, 3).permute(0, 3, 1, 2).float()
+        return (torch.randn(1, 3, 64, 64), trimap)
     return torch.randn(1, 4, 64, 64)
-
-
-_GCA_MSG = (
-    "GCA is not supported by baselines.pruning: its SpectralNorm wrapper convolves with "
-    "weight_bar through F.conv2d, which Torch-Pruning cannot trace as a prunable layer, and "
-    "its u/v vectors would need slicing"
-)
 
 
 def _flatten(o: Any) -> list[torch.Tensor]:
@@ -167,13 +187,21 @@ def count_ties(model: nn.Module) -> list[tuple[str, str]]:
 # dependency graph
 
 
-def build_graph(model: nn.Module, example_inputs: torch.Tensor | None = None) -> Any:
+def build_graph(model: nn.Module, example_inputs: ExampleInputs | None = None) -> Any:
     """Torch-Pruning ``DependencyGraph`` of ``model``, traced in eval mode (IndexNet's ASPP BN on
-    a 1x1 map fails in training mode with batch 1; PSPNet's aux head runs only in training)."""
+    a 1x1 map fails in training mode with batch 1; PSPNet's aux head runs only in training).
+
+    A GCA model must be a proxy from :func:`baselines.pruning.spectral.make_traceable`.
+    """
     import torch_pruning as tp
 
-    if family_of(model) == "gca":
-        raise NotImplementedError(_GCA_MSG)
+    from baselines.models.gca import SpectralNorm
+
+    if any(isinstance(m, SpectralNorm) for m in model.modules()):
+        raise ValueError(
+            "build_graph: the model has SpectralNorm wrappers, which Torch-Pruning cannot trace; "
+            "trace a proxy from baselines.pruning.spectral.make_traceable"
+        )
     x = default_example_inputs(model) if example_inputs is None else example_inputs
     was_training = model.training
     model.eval()
@@ -191,10 +219,12 @@ def build_graph(model: nn.Module, example_inputs: torch.Tensor | None = None) ->
 def _units_from_graph(model: nn.Module, dg: Any) -> list[tuple[CouplingUnit, Any, Any]]:
     """Units plus (root module, root pruning fn) for surgery."""
     names = {m: n for n, m in model.named_modules()}
+    roots = (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)
     out = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        for g in dg.get_all_groups(root_module_types=(nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+        # not ignored_layers=...: Torch-Pruning drops every group with an ignored member
+        for g in dg.get_all_groups(root_module_types=roots):
             root_dep = g[0].dep
             root = root_dep.target.module
             members: dict[str, list[tuple[int, int]]] = {}
@@ -235,14 +265,15 @@ def _signature(model: nn.Module) -> tuple[Any, ...]:
 
 
 def coupling_units(
-    model: nn.Module, example_inputs: torch.Tensor | None = None
+    model: nn.Module, example_inputs: ExampleInputs | None = None
 ) -> list[CouplingUnit]:
     """The coupling units of ``model`` (cached per model object and parameter shapes).
 
     Parameters
     ----------
     model
-        A DIM, SDNet, IndexNet or PSPNet model (GCA raises ``NotImplementedError``).
+        A DIM, SDNet, IndexNet, PSPNet-50 or GCA model. GCA is traced on a proxy
+        (:mod:`baselines.pruning.spectral`) and the units renamed to ``model``'s modules.
     example_inputs
         Tracing input; default :func:`default_example_inputs`.
     """
@@ -250,9 +281,37 @@ def coupling_units(
     hit = _CACHE.get(model)
     if hit is not None and hit[0] == sig:
         return hit[1]
-    units = [u for u, _, _ in _units_from_graph(model, build_graph(model, example_inputs))]
+    if family_of(model) == "gca":
+        units = _gca_units(model, example_inputs)
+    else:
+        units = [u for u, _, _ in _units_from_graph(model, build_graph(model, example_inputs))]
     _CACHE[model] = (sig, units)
     return units
+
+
+def _gca_units(model: nn.Module, example_inputs: ExampleInputs | None) -> list[CouplingUnit]:
+    """GCA's units: traced on a traceable deep copy, renamed to ``model``'s modules."""
+    from baselines.pruning.spectral import make_traceable
+
+    if example_inputs is None:
+        example_inputs = default_example_inputs(model)
+    proxy = copy.deepcopy(model)
+    state = make_traceable(proxy)
+    triples = _units_from_graph(proxy, build_graph(proxy, example_inputs))
+    out = []
+    for u, _, _ in triples:
+        deps = []
+        for name, kind, pairs in u.deps:
+            real = state.real_name(name)
+            if real is not None:
+                deps.append((real, kind, pairs))
+        # a probe may root a group (Torch-Pruning takes the first module it traced): name the
+        # unit after its first real module whose output channels it holds
+        root = state.real_name(u.root) or next(n for n, k, _ in deps if k == "out")
+        out.append(
+            CouplingUnit(root=root, size=u.size, members=u.members, deps=tuple(deps), fixed=u.fixed)
+        )
+    return out
 
 
 # --------------------------------------------------------------------------------------------
@@ -260,11 +319,22 @@ def coupling_units(
 
 
 def _leaf_params(m: nn.Module, out_keep: int | None, in_keep: int | None) -> int:
-    """Parameters of ``m`` (direct parameters only) with ``out_keep`` / ``in_keep`` channels."""
+    """Parameters of ``m`` (direct parameters only) with ``out_keep`` / ``in_keep`` channels.
+
+    A convolution wrapped by GCA's ``SpectralNorm`` (``weight_bar``, ``weight_u``, ``weight_v``,
+    no ``weight``) counts ``o*i*k*k`` plus ``u`` (weight dimension 0: ``o`` for ``Conv2d``, ``i``
+    for ``ConvTranspose2d``) plus ``v`` (the other dimension times ``k*k``), as GCA's
+    ``parameters()`` does.
+    """
     if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
         o = m.out_channels if out_keep is None else out_keep
         i = m.in_channels if in_keep is None else in_keep
         k = m.kernel_size[0] * m.kernel_size[1]
+        if "weight_bar" in m._parameters:
+            if m.groups != 1 or m.bias is not None:
+                raise NotImplementedError("grouped or biased spectral-norm convolution")
+            d0, d1 = (i, o) if isinstance(m, nn.ConvTranspose2d) else (o, i)
+            return o * i * k + d0 + d1 * k
         if m.groups == 1:
             w = o * i * k
         elif m.groups == m.in_channels == m.out_channels:  # depthwise: pruned as one
@@ -290,21 +360,31 @@ def _leaf_params(m: nn.Module, out_keep: int | None, in_keep: int | None) -> int
     return 0
 
 
-def implied_param_count(
-    model: nn.Module, units: Sequence[CouplingUnit], kept_roots: Mapping[int, set[int]]
-) -> int:
-    """Parameter count of ``model`` after keeping root channels ``kept_roots[unit index]``.
-
-    Computed from the groups' index maps and per-layer formulas (conv ``o*i*k*k (+o)``,
-    depthwise ``c*k*k``, BN ``2c``, PReLU ``c``), independently of Torch-Pruning's pruning
-    functions, so it cross-checks :func:`baselines.pruning.surgery.prune_model`.
-    """
+def removed_indices(
+    units: Sequence[CouplingUnit], kept_roots: Mapping[int, set[int]]
+) -> dict[tuple[str, str], set[int]]:
+    """``(module name, "out" | "in") -> removed channel indices`` (teacher numbering) when unit
+    ``i`` keeps root channels ``kept_roots[i]`` (units not in ``kept_roots`` keep all)."""
     removed: dict[tuple[str, str], set[int]] = {}
     for ui, keep in kept_roots.items():
         for name, kind, pairs in units[ui].deps:
             drop = {loc for loc, r in pairs if r not in keep}
             if drop:
                 removed.setdefault((name, kind), set()).update(drop)
+    return removed
+
+
+def implied_param_count(
+    model: nn.Module, units: Sequence[CouplingUnit], kept_roots: Mapping[int, set[int]]
+) -> int:
+    """Parameter count of ``model`` after keeping root channels ``kept_roots[unit index]``.
+
+    Computed from the groups' index maps and per-layer formulas (conv ``o*i*k*k (+o)``,
+    depthwise ``c*k*k``, BN ``2c``, PReLU ``c``; a GCA spectral-norm conv adds its ``u`` and
+    ``v``, see :func:`_leaf_params`), independently of Torch-Pruning's pruning functions, so it
+    cross-checks :func:`baselines.pruning.surgery.prune_model`.
+    """
+    removed = removed_indices(units, kept_roots)
     total = 0
     for name, m in model.named_modules():
         if not any(True for _ in m.parameters(recurse=False)):

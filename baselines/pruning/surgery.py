@@ -8,7 +8,13 @@
   pruned network, ``methods.md`` 1.2, so it never depended on the pairing).
 * SDNet, IndexNet, PSPNet-50: Torch-Pruning's ``DependencyGraph`` on a deep copy; for each
   coupling unit the complement of the kept channels is pruned as one group.
-* GCA: not supported (spectral-norm wrapper, see :mod:`baselines.pruning.coupling`).
+* GCA: the same on a traceable proxy (:mod:`baselines.pruning.spectral`): every spectral-norm
+  wrapper is replaced by its convolution holding ``weight_bar`` as ``weight`` and every
+  attention block gets a channel-equivalent forward; Torch-Pruning prunes the proxy; then each
+  convolution is re-wrapped with the teacher's ``u`` / ``v`` sliced to the kept channels of
+  weight dimension 0 / dimension 1 (x k x k), indices taken from the coupling units (dimension 0
+  is the output of a ``Conv2d``, the *input* of a ``ConvTranspose2d``). The result is a
+  :class:`~baselines.models.gca.GCAMatting` with the official key layout and smaller tensors.
 """
 
 from __future__ import annotations
@@ -21,11 +27,14 @@ from torch import nn
 
 from baselines.pruning.coupling import (
     CouplingUnit,
+    ExampleInputs,
     _units_from_graph,
     build_graph,
     coupling_units,
+    default_example_inputs,
     family_of,
     implied_param_count,
+    removed_indices,
 )
 from baselines.pruning.spec import ChannelSpec
 
@@ -92,7 +101,11 @@ def _prune_dim(model: nn.Module, spec: ChannelSpec) -> nn.Module:
 
 
 def prune_model(
-    model: nn.Module, spec: ChannelSpec, example_inputs: torch.Tensor | None = None
+    model: nn.Module,
+    spec: ChannelSpec,
+    example_inputs: ExampleInputs | None = None,
+    *,
+    sn_power_iterations: int = 0,
 ) -> nn.Module:
     """A new, slimmer network keeping the channels ``spec.kept`` (``model`` is not modified).
 
@@ -103,7 +116,10 @@ def prune_model(
     spec
         From a criterion's ``select``; must carry ``kept`` indices.
     example_inputs
-        Tracing input (default: a small family input).
+        Tracing input (default: a small family input; GCA: ``(image, trimap)``).
+    sn_power_iterations
+        GCA only: power-iteration steps on each re-wrapped spectral-norm ``u`` / ``v`` after
+        slicing (default 0: the sliced teacher vectors are kept as they are).
 
     Returns
     -------
@@ -115,13 +131,24 @@ def prune_model(
     if family_of(model) == "dim":
         return _prune_dim(model, spec)
     pruned = copy.deepcopy(model)
+    state = None
+    if family_of(model) == "gca":
+        from baselines.pruning.spectral import make_traceable
+
+        state = make_traceable(pruned)
+        if example_inputs is None:
+            example_inputs = default_example_inputs(model)
     dg = build_graph(pruned, example_inputs)
+    units: list[CouplingUnit] = []
+    kept_roots: dict[int, set[int]] = {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for unit, root, fn in _units_from_graph(pruned, dg):
+            units.append(unit)
             keep = _unit_keep(unit, spec)
             if keep is None or len(keep) == unit.size:
                 continue
+            kept_roots[len(units) - 1] = keep
             if unit.fixed:
                 raise ValueError(f"spec prunes the output-coupled group rooted at {unit.root!r}")
             if not keep:
@@ -129,6 +156,11 @@ def prune_model(
             drop = sorted(set(range(unit.size)) - keep)
             group = dg.get_pruning_group(root, fn, idxs=drop)
             group.prune()
+    if state is not None:
+        from baselines.pruning.spectral import restore
+
+        removed = removed_indices(units, kept_roots)
+        restore(pruned, state, removed, power_iterations=sn_power_iterations)
     _refresh_metadata(pruned)
     return pruned
 
@@ -151,7 +183,8 @@ def spec_param_count(model_name: str, spec: ChannelSpec, model: nn.Module | None
 
     DIM: :func:`baselines.models.dim.count_spec_params` (closed form from the 18 widths). Other
     families: :func:`baselines.pruning.coupling.implied_param_count` over the teacher's coupling
-    units (per-layer formulas applied to the dependency groups' index maps); ``model`` is the
+    units (per-layer formulas applied to the dependency groups' index maps; for GCA including the
+    spectral-norm ``u`` / ``v`` vectors, which GCA's ``parameters()`` counts); ``model`` is the
     teacher (default ``create_model(model_name)``).
     """
     if model_name == "dim":
