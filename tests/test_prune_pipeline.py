@@ -25,6 +25,7 @@ TINY = dict(sparsity_iters=2, finetune_iters=2, size=64, crop=64, batch=2)
         ("sdnet", "uni", "sp", {"stem_stride": 2}),
         ("dim", "dcp", "spkd", {}),
         ("indexnet", "uni", "nst", {}),
+        ("gca", "uni", "spkd", {}),
     ],
 )
 def test_pipeline_produces_a_reloadable_smaller_student(
