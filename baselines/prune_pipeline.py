@@ -23,8 +23,10 @@ run resumes inside the stage that was running):
    histogram (teacher vs pruned); with ``measure_size``, ``pruned_table.md`` (parameters,
    MACs, CPU latency of teacher and student, speedup).
 
-Data are the on-the-fly synthetic training samples of :mod:`baselines.training`. PSPNet-50 is a
-segmentation model and has no data path here.
+Data are the on-the-fly synthetic training samples of :mod:`baselines.training`. PSPNet-50
+(built without its training-only aux head) trains on them as two-class segmentation (VOC's
+"person" where alpha >= 0.5, background elsewhere, the unknown band ignored) with
+cross-entropy and feature distillation; the teacher-alpha term applies to matting models only.
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ TAPS: dict[str, tuple[str, ...]] = {
     "sdnet-trimap-free": ("stages.1", "stages.2", "stages.3"),
     "indexnet": ("layer2", "layer3", "layer4", "layer6"),
     "gca": ("encoder.layer1", "encoder.layer2", "encoder.layer3", "encoder.layer_bottleneck"),
+    "pspnet50": ("layer1", "layer2", "layer3", "layer4"),
 }
 
 
@@ -139,9 +142,15 @@ def _train_config(cfg: PruneConfig, iters: int) -> Any:
 
 
 def _alpha_objective(model: Any, adapter: Any, batch: dict[str, Any]) -> tuple[Any, Any]:
+    """The task loss and the output the teacher term compares (``None`` for segmentation,
+    where the student is trained on cross-entropy and feature distillation only)."""
     from baselines.losses import alpha_loss
 
     out = model(*adapter.inputs(batch))
+    if adapter.kind == "segmentation":
+        from baselines.training import _segmentation_loss
+
+        return _segmentation_loss(out, batch)[0], None
     alpha = adapter.alpha(out)
     loss = alpha_loss(
         alpha,
@@ -230,7 +239,7 @@ def prune(cfg: PruneConfig, out_dir: str | Path, *, progress: bool = True) -> di
 
     if cfg.model not in TAPS:
         task = MODELS[cfg.model].task if cfg.model in MODELS else "unknown"
-        raise InputError(f"prune: {cfg.model!r} ({task}) has no training data path or taps here")
+        raise InputError(f"prune: {cfg.model!r} ({task}) has no distillation taps defined here")
     if cfg.init not in ("inherit", "reinit"):
         raise InputError(f"init must be 'inherit' or 'reinit', got {cfg.init!r}")
     out = Path(out_dir)
@@ -246,6 +255,8 @@ def prune(cfg: PruneConfig, out_dir: str | Path, *, progress: bool = True) -> di
     torch.manual_seed(cfg.seed)
     adapter = get_adapter(cfg.model)
     kwargs = dict(cfg.model_kwargs or {})
+    if adapter.kind == "segmentation":
+        kwargs.setdefault("aux", False)  # the aux head is training-only; pruned without it
     teacher = create_model(cfg.model, checkpoint=cfg.teacher, **kwargs).to(cfg.device)
     teacher.eval()
     family = importlib_family(cfg.model)
@@ -313,8 +324,10 @@ def prune(cfg: PruneConfig, out_dir: str | Path, *, progress: bool = True) -> di
         b = {k: v.to(cfg.device) for k, v in make_batch(ftcfg, step).items()}
         loss, alpha = _alpha_objective(student, adapter, b)
         with torch.no_grad():
-            t_alpha = adapter.alpha(teacher(*adapter.inputs(b)))
-        loss = loss + cfg.teacher_alpha_weight * l1_loss(alpha, t_alpha, b["weight"])
+            t_out = teacher(*adapter.inputs(b))
+        if alpha is not None:
+            t_alpha = adapter.alpha(t_out)
+            loss = loss + cfg.teacher_alpha_weight * l1_loss(alpha, t_alpha, b["weight"])
         if cfg.kd != "none":
             loss = loss + distiller(list(s_taps.feats), list(t_taps.feats))
         return loss

@@ -6,8 +6,10 @@ the data stream is reproducible), crops and flips them, and optimises:
 
 * SDNet: the paper's objective (:func:`baselines.losses.sdnet_objective`: ``L_alpha`` on the
   final and the three side alphas plus ``lambda_sd`` times the self-distillation loss);
-* every other model: ``L_alpha`` (L1 + Laplacian + composition) on its alpha, weighted to the
-  trimap's unknown region.
+* every other matting model: ``L_alpha`` (L1 + Laplacian + composition) on its alpha,
+  weighted to the trimap's unknown region;
+* PSPNet-50: cross-entropy (plus 0.4 x on the aux head) on the synthetic data read as
+  person/background segmentation (:func:`baselines.models.adapters.segmentation_target`).
 
 A checkpoint with the optimiser, scheduler and RNG states is written atomically every
 ``save_every`` steps and at the end, so an interrupted run resumes where it stopped; the
@@ -133,7 +135,8 @@ def _to(batch: dict[str, Any], device: str) -> dict[str, Any]:
 def validation_loss(
     model: Any, adapter: Any, cfg: TrainConfig, val_batches: list[dict[str, Any]]
 ) -> float:
-    """Mean unknown-region L1 of the final alpha over the fixed validation batches."""
+    """Mean unknown-region L1 of the final alpha over the fixed validation batches
+    (segmentation models: the mean cross-entropy)."""
     import torch
 
     from baselines.losses import l1_loss
@@ -143,7 +146,11 @@ def validation_loss(
     with torch.no_grad():
         for b in val_batches:
             b = _to(b, cfg.device)
-            alpha = adapter.alpha(model(*adapter.inputs(b)))
+            out = model(*adapter.inputs(b))
+            if adapter.kind == "segmentation":
+                total += _segmentation_loss(out, b)[1]["total"]
+                continue
+            alpha = adapter.alpha(out)
             total += float(l1_loss(alpha, b["alpha"], b["weight"]))
     model.train()
     return total / max(len(val_batches), 1)
@@ -156,6 +163,8 @@ def _loss(
 
     if adapter.kind == "sdnet":
         return sdnet_objective(model_out, batch, sd_mode=cfg.sd_mode, lambda_sd=cfg.lambda_sd)  # type: ignore[arg-type]
+    if adapter.kind == "segmentation":
+        return _segmentation_loss(model_out, batch)
     alpha = adapter.alpha(model_out)
     loss = alpha_loss(
         alpha,
@@ -165,6 +174,21 @@ def _loss(
         image=batch["image"],
         weight=batch["weight"],
     )
+    return loss, {"total": float(loss.detach())}
+
+
+def _segmentation_loss(model_out: Any, batch: dict[str, Any]) -> tuple[Any, dict[str, float]]:
+    """Cross-entropy (ignore 255) on the main logits, plus 0.4 x on PSPNet's aux logits in
+    training mode (semseg's ``aux_weight``)."""
+    import torch.nn.functional as F
+
+    from baselines.models.adapters import segmentation_target
+
+    target = segmentation_target(batch)
+    main, aux = model_out if isinstance(model_out, tuple) else (model_out, None)
+    loss = F.cross_entropy(main, target, ignore_index=255)
+    if aux is not None:
+        loss = loss + 0.4 * F.cross_entropy(aux, target, ignore_index=255)
     return loss, {"total": float(loss.detach())}
 
 

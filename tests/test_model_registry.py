@@ -92,5 +92,7 @@ def test_official_inference_protocol_on_odd_size(name: str, built: dict) -> None
     assert 0.0 <= alpha.min() and alpha.max() <= 1.0
 
 
-def test_every_matting_model_has_an_adapter() -> None:
-    assert sorted(MATTING) == sorted(ADAPTERS)
+def test_every_model_has_an_adapter() -> None:
+    assert sorted(NAMES) == sorted(ADAPTERS)
+    for n in NAMES:
+        assert (get_adapter(n).kind == "segmentation") == (MODELS[n].task == "segmentation")

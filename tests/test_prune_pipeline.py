@@ -68,5 +68,15 @@ def test_cli_and_unsupported_model(tmp_path: Path, capsys) -> None:
     assert (tmp_path / "channels.png").is_file() and (tmp_path / "channels.pdf").is_file()
     table = (tmp_path / "pruned_table.md").read_text()
     assert "| sdnet UNI+SPKD |" in table and table.rstrip().endswith("x |")
-    with pytest.raises(InputError, match="no training data path"):
-        prune(PruneConfig(model="pspnet50"), tmp_path / "p", progress=False)
+    with pytest.raises(InputError, match="no distillation taps"):
+        prune(PruneConfig(model="sdnet-x"), tmp_path / "p", progress=False)
+
+
+def test_pspnet_segmentation_track(tmp_path: Path) -> None:
+    """PSPNet-50 (no aux head) through the pipeline with OFD, on 65 px crops (8k + 1)."""
+    cfg = PruneConfig(model="pspnet50", method="ns", kd="ofd", sparsity_iters=1, finetune_iters=1,
+                      size=80, crop=65, batch=2)  # fmt: skip
+    r = prune(cfg, tmp_path, progress=False)
+    assert r["params_student"] < 0.6 * r["params_teacher"]
+    again = create_model("pspnet50", aux=False, checkpoint=tmp_path / "model.pt")
+    assert sum(p.numel() for p in again.parameters()) == r["params_student"]

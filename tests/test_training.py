@@ -77,3 +77,15 @@ def test_every_matting_model_trains_one_step(name: str, tmp_path: Path) -> None:
     ]  # fmt: skip
     assert main(argv) == 0
     assert (tmp_path / "model.pt").is_file() and (tmp_path / "log.jsonl").is_file()
+
+
+def test_pspnet_trains_as_segmentation(tmp_path: Path) -> None:
+    """pspnet50 trains one step on the synthetic data as person/background segmentation."""
+    from benchmark.cli import main
+
+    argv = [
+        "train", "--model", "pspnet50", "--out", str(tmp_path), "--size", "80", "--crop", "65",
+        "--batch", "2", "--iters", "1", "--val-every", "1", "--save-every", "1", "--no-progress",
+    ]  # fmt: skip
+    assert main(argv) == 0
+    assert (tmp_path / "model.pt").is_file()

@@ -8,7 +8,9 @@ registered model without knowing its family:
 * ``alpha(output)`` -- N x 1 x H x W alpha in ``[0, 1]`` from the model's output;
 * ``infer(model, image, trimap)`` -- the family's official test-time protocol on one 8-bit
   image (HxWx3 RGB, HxW trimap), returning HxW float alpha in ``[0, 1]``;
-* ``kind`` -- ``"sdnet"`` (trained with the SDNet objective) or ``"alpha"``.
+* ``kind`` -- ``"sdnet"`` (trained with the SDNet objective), ``"alpha"``, or
+  ``"segmentation"`` (PSPNet: ``alpha`` returns the class logits; trained with cross-entropy
+  on :func:`segmentation_target`).
 """
 
 from __future__ import annotations
@@ -111,7 +113,30 @@ def _gca_inputs(batch: dict[str, Any]) -> tuple[Any, ...]:
     return (_normalise(batch["image"]), tri)
 
 
+#: VOC class index of "person": the synthetic portraits' foreground class
+PERSON = 15
+
+
+def segmentation_target(batch: dict[str, Any]) -> Any:
+    """Class map for segmentation training on matting data: ``PERSON`` where alpha >= 0.5, 0
+    (background) elsewhere, 255 (ignored, like VOC's border) in the trimap's unknown band."""
+    import torch
+
+    label = torch.where(batch["alpha"][:, 0] >= 0.5, PERSON, 0)
+    return torch.where(batch["trimap"][:, 0] == 128, 255, label).long()
+
+
+def _logits(out: Any) -> Any:
+    """PSPNet returns ``(logits, aux_logits)`` in training mode with its aux head."""
+    return out[0] if isinstance(out, tuple) else out
+
+
+def _no_matting_infer(*args: Any, **kwargs: Any) -> np.ndarray:
+    raise TypeError("pspnet50 is a segmentation model: use baselines.models.pspnet.pspnet_infer")
+
+
 ADAPTERS: dict[str, Adapter] = {
+    "pspnet50": Adapter("segmentation", _sdnet_free_inputs, _logits, _no_matting_infer),
     "gca": Adapter(
         "alpha", _gca_inputs, lambda out: out, _lazy("baselines.models.gca", "gca_infer")
     ),
