@@ -29,6 +29,7 @@ __all__ = [
     "laplacian_loss",
     "composition_loss",
     "alpha_loss",
+    "matting_loss",
     "self_distillation_loss",
     "sdnet_objective",
     "SDMode",
@@ -126,6 +127,18 @@ def alpha_loss(
     if fg is not None and bg is not None and image is not None:
         loss = loss + composition_loss(pred, fg, bg, image, weight)
     return loss
+
+
+def matting_loss(alpha: Any, batch: dict[str, Any]) -> Any:
+    """``L_alpha`` of a training batch (``alpha``, ``fg``, ``bg``, ``image``, ``weight``)."""
+    return alpha_loss(
+        alpha,
+        batch["alpha"],
+        fg=batch["fg"],
+        bg=batch["bg"],
+        image=batch["image"],
+        weight=batch["weight"],
+    )
 
 
 def _cos_distance(student: Any, teacher: Any) -> Any:

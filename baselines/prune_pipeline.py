@@ -40,6 +40,7 @@ from typing import Any
 
 from tqdm import tqdm
 
+from baselines.models.checkpoint import save_torch
 from benchmark.io import atomic_write
 from metrics import InputError
 
@@ -144,7 +145,7 @@ def _train_config(cfg: PruneConfig, iters: int) -> Any:
 def _alpha_objective(model: Any, adapter: Any, batch: dict[str, Any]) -> tuple[Any, Any]:
     """The task loss and the output the teacher term compares (``None`` for segmentation,
     where the student is trained on cross-entropy and feature distillation only)."""
-    from baselines.losses import alpha_loss
+    from baselines.losses import matting_loss
 
     out = model(*adapter.inputs(batch))
     if adapter.kind == "segmentation":
@@ -152,26 +153,7 @@ def _alpha_objective(model: Any, adapter: Any, batch: dict[str, Any]) -> tuple[A
 
         return _segmentation_loss(out, batch)[0], None
     alpha = adapter.alpha(out)
-    loss = alpha_loss(
-        alpha,
-        batch["alpha"],
-        fg=batch["fg"],
-        bg=batch["bg"],
-        image=batch["image"],
-        weight=batch["weight"],
-    )
-    return loss, alpha
-
-
-def _save(path: Path, obj: Any) -> None:
-    import io
-
-    import torch
-
-    buf = io.BytesIO()
-    torch.save(obj, buf)
-    with atomic_write(path, "wb") as fh:
-        fh.write(buf.getvalue())
+    return matting_loss(alpha, batch), alpha
 
 
 def _loop(
@@ -213,7 +195,7 @@ def _loop(
             bar.update()
             if step % 25 == 0 or step == iters:
                 extra = step_fn.extra_state() if hasattr(step_fn, "extra_state") else None
-                _save(
+                save_torch(
                     state_path,
                     {
                         "model": model.state_dict(),

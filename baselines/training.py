@@ -18,7 +18,6 @@ validation loss (unknown-region L1 on a fixed validation set) is logged to ``log
 
 from __future__ import annotations
 
-import io
 import json
 import math
 import sys
@@ -159,21 +158,13 @@ def validation_loss(
 def _loss(
     model_out: Any, batch: dict[str, Any], adapter: Any, cfg: TrainConfig
 ) -> tuple[Any, dict[str, float]]:
-    from baselines.losses import alpha_loss, sdnet_objective
+    from baselines.losses import matting_loss, sdnet_objective
 
     if adapter.kind == "sdnet":
         return sdnet_objective(model_out, batch, sd_mode=cfg.sd_mode, lambda_sd=cfg.lambda_sd)  # type: ignore[arg-type]
     if adapter.kind == "segmentation":
         return _segmentation_loss(model_out, batch)
-    alpha = adapter.alpha(model_out)
-    loss = alpha_loss(
-        alpha,
-        batch["alpha"],
-        fg=batch["fg"],
-        bg=batch["bg"],
-        image=batch["image"],
-        weight=batch["weight"],
-    )
+    loss = matting_loss(adapter.alpha(model_out), batch)
     return loss, {"total": float(loss.detach())}
 
 
@@ -192,22 +183,13 @@ def _segmentation_loss(model_out: Any, batch: dict[str, Any]) -> tuple[Any, dict
     return loss, {"total": float(loss.detach())}
 
 
-def _save(path: Path, state: dict[str, Any]) -> None:
-    import torch
-
-    buf = io.BytesIO()
-    torch.save(state, buf)
-    with atomic_write(path, "wb") as fh:
-        fh.write(buf.getvalue())
-
-
 def train(cfg: TrainConfig, out_dir: str | Path, *, progress: bool = True) -> dict[str, Any]:
     """Train (or resume) ``cfg`` in ``out_dir``; returns ``{"step", "val_loss", "history"}``."""
     import torch
 
     from baselines.models import create_model
     from baselines.models.adapters import get_adapter
-    from baselines.models.checkpoint import save_checkpoint
+    from baselines.models.checkpoint import save_checkpoint, save_torch
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -249,7 +231,7 @@ def train(cfg: TrainConfig, out_dir: str | Path, *, progress: bool = True) -> di
         history.append({"step": 0, "val_loss": validation_loss(model, adapter, cfg, val_batches)})
 
     def checkpoint() -> None:
-        _save(
+        save_torch(
             state_path,
             {
                 "model": model.state_dict(),

@@ -26,6 +26,7 @@ __all__ = [
     "check_state_dict",
     "load_checkpoint",
     "save_checkpoint",
+    "save_torch",
     "read_checkpoint",
 ]
 
@@ -150,6 +151,21 @@ def load_checkpoint(
     )
 
 
+def save_torch(path: str | Path, obj: Any) -> None:
+    """``torch.save`` written atomically (temp file + rename): a crash leaves the old file or
+    the new one, never a torn one."""
+    import io
+
+    import torch
+
+    from benchmark.io import atomic_write
+
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    with atomic_write(path, "wb") as fh:
+        fh.write(buf.getvalue())
+
+
 def save_checkpoint(
     model: Any,
     path: str | Path,
@@ -159,14 +175,8 @@ def save_checkpoint(
     meta: Mapping[str, Any] | None = None,
 ) -> None:
     """Write our format atomically (temp file + rename)."""
-    import io
-
-    import torch
-
-    from benchmark.io import atomic_write
-
-    buf = io.BytesIO()
-    torch.save(
+    save_torch(
+        path,
         {
             "format": FORMAT,
             "version": 1,
@@ -175,7 +185,4 @@ def save_checkpoint(
             "channel_spec": dict(channel_spec) if channel_spec is not None else None,
             "meta": dict(meta or {}),
         },
-        buf,
     )
-    with atomic_write(path, "wb") as fh:
-        fh.write(buf.getvalue())
