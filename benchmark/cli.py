@@ -178,6 +178,18 @@ def _print_report(run_dir: str, fmt: str, write: bool) -> int:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
+    if args.grid:
+        from reports.grid import run_grid
+
+        zoom = None
+        if args.zoom:
+            parts = args.zoom.split(",")
+            if len(parts) != 4:
+                raise InputError(f"--zoom expects x,y,width,height, got {args.zoom!r}")
+            zoom = tuple(int(v) for v in parts)
+        names = [n.strip() for n in args.grid.split(",") if n.strip()]
+        for p in run_grid(args.run_dir, names, dataset=args.grid_dataset, zoom=zoom):  # type: ignore[arg-type]
+            print(f"wrote {p}", file=sys.stderr)
     return _print_report(args.run_dir, fmt=args.format, write=not args.no_write)
 
 
@@ -441,6 +453,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument(
         "--no-write", action="store_true", help="print only; do not write RUN_DIR/tables/"
     )
+    r.add_argument("--grid", help="comma-separated image names: write a qualitative grid")
+    r.add_argument("--grid-dataset", help="dataset of the grid images (when the run has several)")
+    r.add_argument("--zoom", help="x,y,width,height of a zoomed inset in the grid")
     r.set_defaults(func=_cmd_report)
 
     cp = sub.add_parser(

@@ -269,3 +269,16 @@ def test_cli_method_arg(tmp_path: Path, capsys) -> None:
     argv = [*base, "--method", "blur-test", "--method-arg", "knn", "x=1"]
     assert main(argv) == 2
     assert "not run: knn" in capsys.readouterr().err
+
+
+def test_report_qualitative_grid(tmp_path: Path, capsys) -> None:
+    """`mattebench report RUN --grid a,b --zoom ...` writes the grid from the saved PNGs."""
+    from benchmark.cli import main
+
+    run(_cfg(), tmp_path, workers=1, progress=False)
+    argv = ["report", str(tmp_path), "--grid", "img00,img03", "--zoom", "4,4,16,16", "--no-write"]
+    assert main(argv) == 0
+    assert (tmp_path / "figures" / "grid_tiny-test.png").is_file()
+    assert (tmp_path / "figures" / "grid_tiny-test.pdf").read_bytes().startswith(b"%PDF")
+    assert main(["report", str(tmp_path), "--grid", "nope", "--no-write"]) == 2
+    assert "no sample named 'nope'" in capsys.readouterr().err
