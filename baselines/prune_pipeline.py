@@ -241,7 +241,7 @@ def prune(cfg: PruneConfig, out_dir: str | Path, *, progress: bool = True) -> di
         kwargs.setdefault("aux", False)  # the aux head is training-only; pruned without it
     teacher = create_model(cfg.model, checkpoint=cfg.teacher, **kwargs).to(cfg.device)
     teacher.eval()
-    family = importlib_family(cfg.model)
+    family = _family_module(cfg.model)
     groups = family.layer_groups(teacher)
     criterion = get_criterion(cfg.method)
     tcfg = _train_config(cfg, cfg.sparsity_iters)
@@ -365,7 +365,7 @@ def prune(cfg: PruneConfig, out_dir: str | Path, *, progress: bool = True) -> di
     return result
 
 
-def importlib_family(model_name: str) -> Any:
+def _family_module(model_name: str) -> Any:
     """The architecture module of a registered model (it holds ``layer_groups``)."""
     import importlib
 
