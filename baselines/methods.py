@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from metrics import InputError
-from metrics._inputs import lookup
+from metrics._inputs import lookup, register_class
 
 __all__ = ["MattingMethod", "register_method", "get_method", "list_methods", "METHODS"]
 
@@ -70,14 +70,7 @@ METHODS = _REGISTRY
 def register_method(name: str) -> Callable[[type[MattingMethod]], type[MattingMethod]]:
     """Class decorator: register a method class under ``name``."""
 
-    def deco(cls: type[MattingMethod]) -> type[MattingMethod]:
-        if name in _REGISTRY:
-            raise ValueError(f"method {name!r} is already registered")
-        cls.name = name
-        _REGISTRY[name] = cls
-        return cls
-
-    return deco
+    return register_class(_REGISTRY, name, "method")
 
 
 def list_methods(pattern: str = "*", *, models: bool = False) -> list[str]:

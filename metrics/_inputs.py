@@ -29,17 +29,19 @@ The rules (also stated in the docstring of every public metric):
 from __future__ import annotations
 
 import difflib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 import numpy as np
 
 T = TypeVar("T")
+C = TypeVar("C", bound=type)
 
 __all__ = [
     "InputError",
     "UnknownNameError",
     "lookup",
+    "register_class",
     "as_alpha",
     "as_trimap",
     "check_same_shape",
@@ -72,6 +74,21 @@ def lookup(table: Mapping[str, T], name: str, what: str) -> T:
         hint = f"; did you mean {', '.join(close)}?" if close else ""
         known = ", ".join(sorted(table))
         raise UnknownNameError(f"unknown {what} {name!r}{hint} (known: {known})") from None
+
+
+def register_class(table: dict[str, Any], name: str, what: str) -> Callable[[C], C]:
+    """A class decorator storing the class in ``table`` under ``name`` and setting its
+    ``name`` attribute; a second registration of a name is an error. The registries of
+    datasets, methods and distillers are built on it."""
+
+    def deco(cls: C) -> C:
+        if name in table:
+            raise ValueError(f"{what} {name!r} is already registered")
+        cls.name = name  # type: ignore[attr-defined]
+        table[name] = cls
+        return cls
+
+    return deco
 
 
 def _check_2d(a: np.ndarray, name: str) -> None:

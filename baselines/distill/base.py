@@ -32,7 +32,7 @@ from typing import Any, ClassVar, TypeVar
 import torch
 from torch import Tensor, nn
 
-from metrics._inputs import InputError, lookup
+from metrics._inputs import InputError, lookup, register_class
 
 __all__ = [
     "Distiller",
@@ -52,14 +52,7 @@ DISTILLERS: Mapping[str, type[Distiller]] = _REGISTRY
 def register_distiller(name: str) -> Callable[[D], D]:
     """Class decorator: register a :class:`Distiller` subclass under ``name``."""
 
-    def deco(cls: D) -> D:
-        if name in _REGISTRY:
-            raise ValueError(f"distiller {name!r} is already registered")
-        cls.name = name
-        _REGISTRY[name] = cls
-        return cls
-
-    return deco
+    return register_class(_REGISTRY, name, "distiller")
 
 
 def list_distillers(pattern: str = "*") -> list[str]:

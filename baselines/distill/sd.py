@@ -37,8 +37,8 @@ class SelfDistillLoss(Distiller):
     >>> import torch
     >>> from baselines.distill import get_distiller
     >>> f = torch.rand(1, 2, 4, 4)
-    >>> round(float(get_distiller("sd")([f, f, f])), 6)
-    0.0
+    >>> abs(float(get_distiller("sd")([f, f, f]))) < 1e-6  # identical features: 1 - cos = 0
+    True
     """
 
     def __init__(self, mode: SDMode = "best", *, weight: float = 1.0):

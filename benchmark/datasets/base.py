@@ -18,7 +18,7 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 
 from metrics import InputError
-from metrics._inputs import lookup
+from metrics._inputs import lookup, register_class
 
 __all__ = [
     "Sample",
@@ -151,14 +151,7 @@ DATASETS = _REGISTRY
 def register_dataset(name: str) -> Callable[[type[MattingDataset]], type[MattingDataset]]:
     """Class decorator: register a dataset loader under ``name``."""
 
-    def deco(cls: type[MattingDataset]) -> type[MattingDataset]:
-        if name in _REGISTRY:
-            raise ValueError(f"dataset {name!r} is already registered")
-        cls.name = name
-        _REGISTRY[name] = cls
-        return cls
-
-    return deco
+    return register_class(_REGISTRY, name, "dataset")
 
 
 def list_datasets() -> list[str]:
