@@ -51,6 +51,21 @@ def fingerprint(name: str) -> dict:
     return json.loads(path.read_text())
 
 
+def conv_record(conv) -> dict:
+    """A conv layer in the fingerprints' ``layers`` format (the keys both sides share)."""
+    return {
+        "in_channels": conv.in_channels,
+        "out_channels": conv.out_channels,
+        "kernel": list(conv.kernel_size),
+        "stride": list(conv.stride),
+        "padding": list(conv.padding),
+        "dilation": list(conv.dilation),
+        "groups": conv.groups,
+        "bias": conv.bias is not None,
+        "params": sum(p.numel() for p in conv.parameters()),
+    }
+
+
 def load_case(name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(pred, gt, trimap) of a golden case as uint8 HxW."""
     if not golden_available():

@@ -26,7 +26,7 @@ from baselines.models.indexnet import (
 )
 from baselines.models.registry import create_model, get_entry
 from metrics import InputError
-from tests.conftest import fingerprint  # noqa: E402
+from tests.conftest import conv_record, fingerprint  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -94,17 +94,7 @@ def test_convs_and_execution_order_match_fingerprint(model: IndexNetMatting) -> 
         n, c, h, w = layer["out_shape_trace"]
         assert shape == [n, c, scaled(h), scaled(w)], layer["name"]
         conv = model.get_submodule(layer["name"])
-        got = {
-            "in_channels": conv.in_channels,
-            "out_channels": conv.out_channels,
-            "kernel": list(conv.kernel_size),
-            "stride": list(conv.stride),
-            "padding": list(conv.padding),
-            "dilation": list(conv.dilation),
-            "groups": conv.groups,
-            "bias": conv.bias is not None,
-            "params": n_params(conv),
-        }
+        got = conv_record(conv)
         assert got == {k: layer[k] for k in got}, layer["name"]
 
 

@@ -27,7 +27,7 @@ from baselines.models.pspnet import (
 )
 from baselines.models.registry import create_model, get_entry
 from metrics import InputError
-from tests.conftest import fingerprint  # noqa: E402
+from tests.conftest import conv_record, fingerprint  # noqa: E402
 
 
 def n_params(m: nn.Module) -> int:
@@ -94,17 +94,7 @@ def test_convs_and_execution_order_match_fingerprint(model: PSPNet) -> None:
     assert [s[1] for _, s in calls] == [layer["out_shape_trace"][1] for layer in run]
     for layer in layers:
         conv = model.get_submodule(layer["name"])
-        got = {
-            "in_channels": conv.in_channels,
-            "out_channels": conv.out_channels,
-            "kernel": list(conv.kernel_size),
-            "stride": list(conv.stride),
-            "padding": list(conv.padding),
-            "dilation": list(conv.dilation),
-            "groups": conv.groups,
-            "bias": conv.bias is not None,
-            "params": n_params(conv),
-        }
+        got = conv_record(conv)
         assert got == {k: layer[k] for k in got}, layer["name"]
 
 
