@@ -14,15 +14,37 @@ the data stream is reproducible), crops and flips them, and optimises:
 A checkpoint with the optimiser, scheduler and RNG states is written atomically every
 ``save_every`` steps and at the end, so an interrupted run resumes where it stopped; the
 validation loss (unknown-region L1 on a fixed validation set) is logged to ``log.jsonl``.
+
+Data-parallel training: launched by ``torchrun``, every process runs :func:`train`, which joins
+the process group (``gloo`` on CPU, ``nccl`` with ``--device cuda``, each process on
+``cuda:$LOCAL_RANK``) and wraps the model in ``DistributedDataParallel``::
+
+    torchrun --standalone --nproc_per_node 2 -m benchmark.cli train --model sdnet --out DIR ...
+    torchrun --standalone --nproc_per_node 2 --no-python mattebench train --model sdnet ...
+    # N machines (run on each, K = 0 .. N-1; DIR on a shared file system for resuming):
+    torchrun --nnodes N --node_rank K --nproc_per_node P --rdzv_backend c10d \
+        --rdzv_endpoint HOST:PORT -m benchmark.cli train --model sdnet --out DIR ...
+
+``--batch`` is the per-process batch, so the effective batch is nproc x ``--batch`` (scale
+``--lr`` yourself if you want to); ``--threads`` is per process (CPU: cores / nproc). Process
+``r`` of ``W`` at step ``s`` draws the samples (indices and crop/flip draws) that a
+single-process run draws at step ``s * W + r``, so the processes see disjoint data and a
+``W``-process step is ``W`` consecutive single-process batches. BatchNorm normalises with
+per-process batch statistics (no SyncBatchNorm); DDP copies process 0's running statistics to
+the others at every forward. Process 0 alone validates and writes ``train_config.json``,
+``log.jsonl``, ``last.pt`` and ``model.pt``, in the single-process format (the un-wrapped
+model's weights); the logged training loss is the mean over processes. A run resumes from
+``last.pt`` with the same number of processes only (the data stream depends on it).
 """
 
 from __future__ import annotations
 
 import json
 import math
+import os
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -98,14 +120,27 @@ def _crop_flip(
 
 
 def make_batch(
-    cfg: TrainConfig, step: int, *, split: str = "train", indices: list[int] | None = None
+    cfg: TrainConfig,
+    step: int,
+    *,
+    split: str = "train",
+    indices: list[int] | None = None,
+    rank: int = 0,
+    world: int = 1,
 ) -> dict[str, Any]:
-    """Batch of tensors for ``step`` (a pure function of the config and the step)."""
+    """Batch of tensors for ``step`` (a pure function of the config, the step and the rank).
+
+    Process ``rank`` of ``world`` draws chunk ``c = step * world + rank``: samples
+    ``c * cfg.batch + i`` (``i < cfg.batch``, unless ``indices`` are given), cropped and
+    flipped with a generator seeded by ``[cfg.seed, c, split]``. Chunk ``c`` is therefore what a
+    single process (``world=1``) draws at step ``c``.
+    """
     import torch
 
-    rng = np.random.default_rng([cfg.seed, step, 0 if split == "train" else 1])
+    chunk = step * world + rank
+    rng = np.random.default_rng([cfg.seed, chunk, 0 if split == "train" else 1])
     if indices is None:
-        indices = [step * cfg.batch + i for i in range(cfg.batch)]
+        indices = [chunk * cfg.batch + i for i in range(cfg.batch)]
     items = [
         _crop_flip(_sample_arrays(cfg.data, i, cfg.size, cfg.seed, split), cfg.crop, rng)
         for i in indices
@@ -183,28 +218,127 @@ def _segmentation_loss(model_out: Any, batch: dict[str, Any]) -> tuple[Any, dict
     return loss, {"total": float(loss.detach())}
 
 
+@dataclass(frozen=True)
+class _Dist:
+    """This process's place in a data-parallel run (``world == 1``: a single process)."""
+
+    rank: int = 0
+    world: int = 1
+    local_rank: int = 0
+    created: bool = False  # train() initialised the process group, so it destroys it
+
+
+def _init_distributed(device: str) -> tuple[_Dist, str]:
+    """Join the ``torchrun`` process group (``WORLD_SIZE > 1``) unless already in one; return
+    the process's place and its device (``cuda:$LOCAL_RANK`` when ``device`` is CUDA)."""
+    import torch
+    import torch.distributed as dist
+
+    initialised = dist.is_available() and dist.is_initialized()
+    if not initialised and int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return _Dist(), device
+    missing = [
+        k for k in ("RANK", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT") if k not in os.environ
+    ]
+    if not initialised and missing:
+        raise InputError(
+            f"WORLD_SIZE={os.environ['WORLD_SIZE']} but {', '.join(missing)} unset: "
+            "launch data-parallel training with torchrun"
+        )
+    if not initialised and not dist.is_available():
+        raise InputError("WORLD_SIZE > 1 but this torch build has no torch.distributed")
+    cuda = device.startswith("cuda")
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    if cuda:
+        device = f"cuda:{local_rank}"
+        torch.cuda.set_device(device)
+    if not initialised:
+        dist.init_process_group("nccl" if cuda else "gloo")
+    d = _Dist(dist.get_rank(), dist.get_world_size(), local_rank, created=not initialised)
+    return d, device
+
+
+def _broadcast(obj: Any, d: _Dist) -> Any:
+    """Process 0's ``obj`` on every process."""
+    if d.world == 1:
+        return obj
+    import torch.distributed as dist
+
+    box = [obj]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
+
+
+def _all_gather(obj: Any, d: _Dist) -> list[Any]:
+    """Every process's ``obj``, in rank order."""
+    if d.world == 1:
+        return [obj]
+    import torch.distributed as dist
+
+    out: list[Any] = [None] * d.world
+    dist.all_gather_object(out, obj)
+    return out
+
+
+def _mean_parts(parts: dict[str, float], d: _Dist, device: str) -> dict[str, float]:
+    """The loss parts averaged over processes."""
+    if d.world == 1:
+        return parts
+    import torch
+    import torch.distributed as dist
+
+    keys = sorted(parts)
+    t = torch.tensor([parts[k] for k in keys], dtype=torch.float64, device=device)
+    dist.all_reduce(t)
+    return {k: float(v) / d.world for k, v in zip(keys, t.tolist(), strict=True)}
+
+
 def train(cfg: TrainConfig, out_dir: str | Path, *, progress: bool = True) -> dict[str, Any]:
-    """Train (or resume) ``cfg`` in ``out_dir``; returns ``{"step", "val_loss", "history"}``."""
+    """Train (or resume) ``cfg`` in ``out_dir``; returns ``{"step", "val_loss", "history",
+    "rank", "world_size"}``.
+
+    Under ``torchrun`` (``WORLD_SIZE > 1``) every process calls this and trains one
+    ``DistributedDataParallel`` replica on its own share of the data (see the module
+    docstring); every process returns process 0's history.
+    """
+    import torch
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    cfg_path = out / "train_config.json"
+    want = json.loads(json.dumps(asdict(cfg)))
+    # every process checks the same file (it holds `want` or nothing), so all raise or none does
+    if cfg_path.exists() and json.loads(cfg_path.read_text()) != want:
+        raise InputError(f"{cfg_path} holds a different configuration; use another --out")
+    d, device = _init_distributed(cfg.device)
+    try:
+        return _train(replace(cfg, device=device), want, out, d, progress=progress)
+    finally:
+        if d.created:
+            torch.distributed.destroy_process_group()
+
+
+def _train(
+    cfg: TrainConfig, want: dict[str, Any], out: Path, d: _Dist, *, progress: bool
+) -> dict[str, Any]:
     import torch
 
     from baselines.models import create_model
     from baselines.models.adapters import get_adapter
     from baselines.models.checkpoint import save_checkpoint, save_torch
 
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    cfg_path = out / "train_config.json"
-    want = json.loads(json.dumps(asdict(cfg)))
-    if cfg_path.exists() and json.loads(cfg_path.read_text()) != want:
-        raise InputError(f"{cfg_path} holds a different configuration; use another --out")
-    with atomic_write(cfg_path) as fh:
-        json.dump(want, fh, indent=2)
+    lead = d.rank == 0
+    if lead:
+        with atomic_write(out / "train_config.json") as fh:
+            json.dump(want, fh, indent=2)
 
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
     adapter = get_adapter(cfg.model)
     model = create_model(cfg.model, **cfg.model_kwargs).to(cfg.device)
     model.train()
+    if d.world > 1:  # same initial weights everywhere, then a distinct stream (dropout) each
+        torch.manual_seed(int(np.random.SeedSequence([cfg.seed, d.rank]).generate_state(1)[0]))
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     sched = torch.optim.lr_scheduler.MultiStepLR(
         opt, milestones=list(cfg.milestones), gamma=cfg.gamma
@@ -212,25 +346,58 @@ def train(cfg: TrainConfig, out_dir: str | Path, *, progress: bool = True) -> di
     state_path = out / "last.pt"
     step = 0
     history: list[dict[str, Any]] = []
-    if state_path.exists():
-        state = torch.load(state_path, map_location=cfg.device, weights_only=False)
+    state = None
+    if d.world == 1:
+        if state_path.exists():
+            state = torch.load(state_path, map_location=cfg.device, weights_only=False)
+    else:  # process 0 reads, all resume (no shared file system needed)
+        if lead and state_path.exists():
+            state = torch.load(state_path, map_location="cpu", weights_only=False)
+        state = _broadcast(state, d)
+    if state is not None:
+        if int(state.get("world_size", 1)) != d.world:
+            raise InputError(
+                f"{state_path} was written by a {state.get('world_size', 1)}-process run; resume "
+                f"it with as many processes (not {d.world}) or use another --out"
+            )
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         sched.load_state_dict(state["scheduler"])
-        torch.set_rng_state(state["torch_rng"])
+        torch.set_rng_state(state["torch_rng_ranks"][d.rank] if d.world > 1 else state["torch_rng"])
         step = int(state["step"])
         history = list(state["history"])
+        del state
 
-    val_batches = [
-        make_batch(
-            cfg, 10**6 + i, split="val", indices=list(range(i * cfg.batch, (i + 1) * cfg.batch))
+    net: Any = model
+    if d.world > 1:
+        from torch.nn.parallel import DistributedDataParallel
+
+        # every registered model uses all its parameters in every training step (checked for
+        # all of them under torchrun), so no find_unused_parameters pass is needed
+        net = DistributedDataParallel(
+            model, device_ids=[d.local_rank] if cfg.device.startswith("cuda") else None
         )
-        for i in range(max(1, math.ceil(cfg.val_count / cfg.batch)))
-    ]
-    if not history:
+
+    val_batches = (
+        [
+            make_batch(
+                cfg,
+                10**6 + i,
+                split="val",
+                indices=list(range(i * cfg.batch, (i + 1) * cfg.batch)),
+            )
+            for i in range(max(1, math.ceil(cfg.val_count / cfg.batch)))
+        ]
+        if lead
+        else []
+    )
+    if lead and not history:
         history.append({"step": 0, "val_loss": validation_loss(model, adapter, cfg, val_batches)})
 
     def checkpoint() -> None:
+        rngs = _all_gather(torch.get_rng_state(), d)
+        if not lead:
+            return
         save_torch(
             state_path,
             {
@@ -240,6 +407,7 @@ def train(cfg: TrainConfig, out_dir: str | Path, *, progress: bool = True) -> di
                 "torch_rng": torch.get_rng_state(),
                 "step": step,
                 "history": history,
+                **({"world_size": d.world, "torch_rng_ranks": rngs} if d.world > 1 else {}),
             },
         )
 
@@ -248,14 +416,14 @@ def train(cfg: TrainConfig, out_dir: str | Path, *, progress: bool = True) -> di
         initial=step,
         desc=f"train {cfg.model}",
         unit="it",
-        disable=not progress,
+        disable=not progress or not lead,
         file=sys.stderr,
     )
     t0 = time.perf_counter()
     try:
         while step < cfg.iters:
-            batch = _to(make_batch(cfg, step), cfg.device)
-            loss, parts = _loss(model(*adapter.inputs(batch)), batch, adapter, cfg)
+            batch = _to(make_batch(cfg, step, rank=d.rank, world=d.world), cfg.device)
+            loss, parts = _loss(net(*adapter.inputs(batch)), batch, adapter, cfg)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -264,28 +432,39 @@ def train(cfg: TrainConfig, out_dir: str | Path, *, progress: bool = True) -> di
             bar.update()
             bar.set_postfix(loss=f"{parts['total']:.4f}")
             if step % cfg.val_every == 0 or step == cfg.iters:
-                history.append(
-                    {
-                        "step": step,
-                        "val_loss": validation_loss(model, adapter, cfg, val_batches),
-                        **parts,
-                    }
-                )
-                with atomic_write(out / "log.jsonl") as fh:
-                    fh.write("".join(json.dumps(h) + "\n" for h in history))
+                parts = _mean_parts(parts, d, cfg.device)
+                if lead:  # the others go on and wait for it in the next gradient all-reduce
+                    history.append(
+                        {
+                            "step": step,
+                            "val_loss": validation_loss(model, adapter, cfg, val_batches),
+                            **parts,
+                        }
+                    )
+                    with atomic_write(out / "log.jsonl") as fh:
+                        fh.write("".join(json.dumps(h) + "\n" for h in history))
             if step % cfg.save_every == 0 or step == cfg.iters:
                 checkpoint()
     finally:
         bar.close()
-    save_checkpoint(
-        model,
-        out / "model.pt",
-        name=cfg.model,
-        meta={
-            "train_config": want,
-            "steps": step,
-            "val_loss": history[-1]["val_loss"],
-            "seconds": time.perf_counter() - t0,
-        },
-    )
-    return {"step": step, "val_loss": history[-1]["val_loss"], "history": history}
+    if lead:
+        save_checkpoint(
+            model,
+            out / "model.pt",
+            name=cfg.model,
+            meta={
+                "train_config": want,
+                "steps": step,
+                "val_loss": history[-1]["val_loss"],
+                "seconds": time.perf_counter() - t0,
+                **({"world_size": d.world} if d.world > 1 else {}),
+            },
+        )
+    history = _broadcast(history, d)  # also holds the others until model.pt is written
+    return {
+        "step": step,
+        "val_loss": history[-1]["val_loss"],
+        "history": history,
+        "rank": d.rank,
+        "world_size": d.world,
+    }
