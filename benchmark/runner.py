@@ -18,10 +18,40 @@ the metrics are computed on exactly the 8-bit values written. Metrics follow the
 evaluation convention: the DIM metrics on ``trimap == 128`` ("unknown") or the whole-image
 family ("whole"); the DIM metrics are computed under *every* registered convention, so the
 discrepancy table needs no second pass.
+
+Sharded evaluation
+------------------
+``executor="process"`` (the default) runs the pending images in a local process pool.
+``executor="dask"`` sends them to a `dask.distributed <https://distributed.dask.org>`_ cluster
+instead (``pip install "mattebench[scale]"``), in shards of a few images of one dataset x
+method, so each worker process loads a model once and keeps it for its later shards.
+On one machine a local cluster of ``--workers`` single-threaded worker processes is started
+for the run and closed at its end::
+
+    mattebench eval --dataset comp1k=/data/comp1k --method knn --out runs/knn --executor dask
+
+On several machines, start a scheduler on one host and workers on every node (each with the
+repository installed, ``pip install -e ".[scale]"``), then point the run at the scheduler::
+
+    dask scheduler                                            # on HOST, listens on :8786
+    dask worker tcp://HOST:8786 --nworkers 4 --nthreads 1     # on each node
+    mattebench eval --dataset comp1k=/data/comp1k --method knn --out /shared/runs/knn \
+        --executor dask --scheduler tcp://HOST:8786
+
+``--scheduler`` defaults to ``$MATTEBENCH_DASK_SCHEDULER``; without either a local cluster is
+used. The workers read the datasets and write the per-image PNG and metrics files themselves,
+and the driver then rebuilds ``results.csv`` from those files, so on a multi-node cluster the
+run directory, the dataset roots and any ``--pred-dir`` must be on a filesystem every worker
+sees, **at the same paths** (give absolute paths: a relative dataset root is resolved in each
+worker's working directory). The driver checks that every image's metrics file has appeared
+in its run directory and fails with this explanation when one has not. Resuming, the
+identical ``results.csv`` and the refusal of a different configuration work as above;
+``--workers`` only sizes the local cluster (a remote cluster has the workers it has).
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import math
@@ -43,9 +73,25 @@ from benchmark.io import atomic_write, read_alpha
 from benchmark.pairing import list_images
 from metrics import CONVENTIONS, METRICS, InputError, evaluate_whole, force_known, get_convention
 
-__all__ = ["RunConfig", "run", "load_results", "quantise", "METRIC_SETS", "PRED_SOURCE"]
+__all__ = [
+    "RunConfig",
+    "run",
+    "load_results",
+    "quantise",
+    "METRIC_SETS",
+    "PRED_SOURCE",
+    "EXECUTORS",
+    "SCHEDULER_ENV",
+]
 
 PRED_SOURCE = "pred-dir"
+#: How :func:`run` executes the pending images (see "Sharded evaluation" above).
+EXECUTORS = ("process", "dask")
+#: Environment variable holding the dask scheduler address when ``scheduler`` is not given.
+SCHEDULER_ENV = "MATTEBENCH_DASK_SCHEDULER"
+#: Aim for this many shards (dask tasks) per worker: few enough that a shard's model load is
+#: amortised over several images, enough that a slow shard does not leave the others idle.
+_SHARDS_PER_WORKER = 4
 Rounding = Literal["round", "truncate"]
 
 #: The metric columns of each evaluation convention, in table order.
@@ -158,6 +204,10 @@ def _stray(trimap: np.ndarray | None) -> int:
 
 
 # --------------------------------------------------------------------------- one work item
+
+
+#: One work item: the positional arguments of :func:`_work`.
+_Job = tuple[str, dict[str, Any], dict[str, Any], str, bool, Rounding, str]
 
 
 def _item_paths(run_dir: Path, dataset: str, method: str, name: str) -> tuple[Path, Path]:
@@ -313,12 +363,38 @@ def run(
     *,
     workers: int | None = None,
     progress: bool = True,
+    executor: str = "process",
+    scheduler: str | None = None,
 ) -> list[dict[str, Any]]:
     """Run (or resume) ``cfg`` in ``run_dir``; return every per-image row, sorted.
 
-    Work items already finished (their metrics file exists) are skipped. ``workers`` > 1 runs
-    items in separate processes (default: the number of CPUs).
+    Work items already finished (their metrics file exists) are skipped.
+
+    Parameters
+    ----------
+    cfg
+        The run's configuration.
+    run_dir
+        The run directory (created; a directory holding another configuration is refused).
+    workers
+        ``executor="process"``: > 1 runs items in that many separate processes;
+        ``executor="dask"``: the size of the local cluster. Default: the number of CPUs.
+    progress
+        Show a tqdm bar (per image; per finished shard with dask).
+    executor
+        ``"process"`` (a local process pool) or ``"dask"`` (shards on a dask.distributed
+        cluster; see "Sharded evaluation" in the module docstring).
+    scheduler
+        ``executor="dask"`` only: the address of a running scheduler, e.g.
+        ``"tcp://host:8786"``; default ``$MATTEBENCH_DASK_SCHEDULER``, and without it a local
+        cluster started for this run.
     """
+    if executor not in EXECUTORS:
+        raise InputError(f"unknown executor {executor!r}; choose one of {', '.join(EXECUTORS)}")
+    if scheduler is not None and executor != "dask":
+        raise InputError(f"a dask scheduler ({scheduler}) needs executor 'dask', not {executor!r}")
+    if executor == "dask":
+        _import_distributed()  # fail on a missing extra before any work
     run_dir = Path(run_dir)
     get_convention(cfg.convention)
     methods = [dict(m, label=_label(m)) for m in cfg.methods]
@@ -330,7 +406,7 @@ def run(
     run_dir.mkdir(parents=True, exist_ok=True)
     _check_config(run_dir, cfg)
     _write_environment(run_dir, cfg)
-    jobs: list[tuple[str, dict[str, Any], dict[str, Any], str, bool, Rounding, str]] = []
+    jobs: list[_Job] = []
     for ds_spec in cfg.datasets:
         ds = _open_dataset(ds_spec)
         for m in methods:
@@ -353,7 +429,10 @@ def run(
         total=len(jobs), desc="eval", unit="img", disable=not progress or not jobs, file=sys.stderr
     )
     try:
-        if workers == 1 or len(jobs) <= 1:
+        if executor == "dask":
+            if jobs:
+                _run_dask(jobs, workers=workers, scheduler=scheduler, bar=bar)
+        elif workers == 1 or len(jobs) <= 1:
             for j in jobs:
                 _work(*j)
                 bar.update()
@@ -370,6 +449,101 @@ def run(
     rows = load_results(run_dir)
     write_results_csv(run_dir, rows)
     return rows
+
+
+# --------------------------------------------------------------------------- dask executor
+
+
+def _import_distributed() -> Any:
+    try:
+        import distributed
+    except ImportError as e:
+        raise InputError(
+            'executor "dask" needs dask.distributed: pip install "mattebench[scale]"'
+        ) from e
+    return distributed
+
+
+def _shards(jobs: Sequence[_Job], slots: int) -> list[list[_Job]]:
+    """Split ``jobs`` into shards of consecutive images of one dataset x method, about
+    :data:`_SHARDS_PER_WORKER` shards per worker slot (every shard of a group but its last
+    has the same size).
+
+    >>> jobs = [("r", {"name": "d"}, {"label": m}, f"i{k}", True, "round", "reference")
+    ...         for m in ("a", "b") for k in range(5)]
+    >>> [[j[3] for j in s] for s in _shards(jobs, slots=1)]
+    [['i0', 'i1', 'i2'], ['i3', 'i4'], ['i0', 'i1', 'i2'], ['i3', 'i4']]
+    """
+    size = max(1, math.ceil(len(jobs) / (max(1, slots) * _SHARDS_PER_WORKER)))
+    groups: dict[tuple[str, str], list[_Job]] = {}
+    for j in jobs:
+        groups.setdefault((j[1]["name"], j[2]["label"]), []).append(j)
+    return [g[i : i + size] for g in groups.values() for i in range(0, len(g), size)]
+
+
+def _eval_shard(jobs: Sequence[_Job]) -> int:
+    """Evaluate one shard on a dask worker (it writes the per-image files); returns its size.
+
+    An error is re-raised naming the image: an :class:`InputError` whose message does not
+    name it gets the image as a prefix, any other exception a note (shown in its traceback).
+    """
+    for job in jobs:
+        try:
+            _work(*job)
+        except Exception as e:
+            where = f"{job[1]['name']} x {job[2]['label']}, image {job[3]}"
+            if isinstance(e, InputError) and job[3] not in str(e):
+                raise InputError(f"{where}: {e}") from e
+            e.add_note(f"mattebench: while evaluating {where} on a dask worker")
+            raise
+    return len(jobs)
+
+
+def _run_dask(jobs: Sequence[_Job], *, workers: int, scheduler: str | None, bar: tqdm) -> None:
+    """Evaluate ``jobs`` on a dask.distributed cluster (see the module docstring)."""
+    distributed = _import_distributed()
+    address = scheduler or os.environ.get(SCHEDULER_ENV) or None
+    run_dir = Path(jobs[0][0]).resolve()  # workers elsewhere need the absolute path
+    jobs = [(str(run_dir), *j[1:]) for j in jobs]
+    with contextlib.ExitStack() as stack:
+        if address:
+            try:
+                client = stack.enter_context(distributed.Client(address))
+            except (OSError, ValueError) as e:  # unreachable; malformed address
+                raise InputError(f"cannot reach the dask scheduler at {address}: {e}") from e
+        else:
+            cluster = stack.enter_context(
+                distributed.LocalCluster(
+                    n_workers=min(workers, len(jobs)),
+                    threads_per_worker=1,
+                    processes=True,
+                    dashboard_address=None,
+                )
+            )
+            client = stack.enter_context(distributed.Client(cluster))
+        slots = sum(client.nthreads().values()) or workers
+        futures = {
+            client.submit(_eval_shard, shard, pure=False): len(shard)
+            for shard in _shards(jobs, slots)
+        }
+        try:
+            for fut in distributed.as_completed(list(futures)):
+                fut.result()  # re-raise a worker's error (naming the image) here
+                bar.update(futures[fut])
+        except BaseException:
+            client.cancel(list(futures))
+            raise
+    missing = [
+        j[3]
+        for j in jobs
+        if not _item_paths(run_dir, j[1]["name"], j[2]["label"], j[3])[1].exists()
+    ]
+    if missing:
+        raise InputError(
+            f"the dask workers finished {len(jobs)} images but {len(missing)} metrics files "
+            f"(e.g. {missing[0]}) are not in {run_dir}: the run directory must be on a "
+            "filesystem every worker sees, at the same path"
+        )
 
 
 def load_results(run_dir: str | Path) -> list[dict[str, Any]]:
