@@ -55,6 +55,7 @@ import contextlib
 import csv
 import json
 import math
+import multiprocessing
 import os
 import sys
 import time
@@ -120,7 +121,8 @@ class RunConfig:
     Attributes
     ----------
     datasets
-        ``[{"name": ..., "root": ..., "kwargs": {...}}]``.
+        ``[{"name": ..., "root": ..., "kwargs": {...}}]``, optionally with ``"evaluation":
+        "unknown" | "whole"`` overriding the dataset's own evaluation.
     methods
         ``[{"name": ..., "kwargs": {...}}]``; ``{"name": "pred-dir", "dir": ...}`` scores
         existing predictions instead.
@@ -292,9 +294,21 @@ _DATASET_CACHE: dict[str, MattingDataset] = {}
 
 
 def _open_dataset(spec: dict[str, Any]) -> MattingDataset:
+    """The dataset of a config entry; ``"evaluation"`` (``"unknown"`` or ``"whole"``)
+    overrides the dataset's own, e.g. whole-image metrics for trimap-free rows of a table."""
     key = json.dumps(spec, sort_keys=True, default=str)
     if key not in _DATASET_CACHE:
-        _DATASET_CACHE[key] = get_dataset(spec["name"], spec.get("root"), **spec.get("kwargs", {}))
+        ds = get_dataset(spec["name"], spec.get("root"), **spec.get("kwargs", {}))
+        ev = spec.get("evaluation")
+        if ev is not None:
+            if ev not in ("unknown", "whole"):
+                raise InputError(
+                    f"{spec['name']}: evaluation must be 'unknown' or 'whole', got {ev!r}"
+                )
+            if ev == "unknown" and ds.trimap_source == "none":
+                raise InputError(f"{spec['name']}: has no trimaps for the unknown-region metrics")
+            ds.evaluation = ev
+        _DATASET_CACHE[key] = ds
     return _DATASET_CACHE[key]
 
 
@@ -437,7 +451,11 @@ def run(
                 _work(*j)
                 bar.update()
         else:
-            with ProcessPoolExecutor(max_workers=min(workers, len(jobs))) as ex:
+            # torch's thread pool does not survive fork(): a worker forked after the driver
+            # loaded a neural method hangs, so those runs start their workers fresh (spawn)
+            neural = any(str(m["name"]).startswith("model:") for m in methods)
+            ctx = multiprocessing.get_context("spawn") if neural else None
+            with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=ctx) as ex:
                 pending = {ex.submit(_work, *j) for j in jobs}
                 while pending:
                     done, pending = wait(pending, return_when=FIRST_COMPLETED)

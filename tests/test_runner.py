@@ -282,3 +282,31 @@ def test_report_qualitative_grid(tmp_path: Path, capsys) -> None:
     assert (tmp_path / "figures" / "grid_tiny-test.pdf").read_bytes().startswith(b"%PDF")
     assert main(["report", str(tmp_path), "--grid", "nope", "--no-write"]) == 2
     assert "no sample named 'nope'" in capsys.readouterr().err
+
+
+def test_neural_method_in_worker_processes(tmp_path: Path) -> None:
+    """A neural method with --workers 2 finishes (workers forked after the driver loaded torch
+    used to hang: they are spawned now) and gives the numbers of a single-process run."""
+    import subprocess
+    import sys
+
+    torch = pytest.importorskip("torch")
+    from baselines.models import create_model, save_checkpoint
+
+    torch.manual_seed(0)
+    ck = tmp_path / "sd.pt"
+    save_checkpoint(create_model("sdnet", stem_stride=2, width_mult=0.25), ck, name="sdnet")
+    cache = tmp_path / "cache"
+    outs = {}
+    for workers in ("1", "2"):
+        out = tmp_path / f"w{workers}"
+        cmd = [sys.executable, "-m", "benchmark.cli", "eval", "--dataset", "synthetic-portrait",
+               "--set", "count=3", "--set", "size=48", "--method", "model:sdnet",
+               "--method-arg", "model:sdnet", f"checkpoint={ck}",
+               "--method-arg", "model:sdnet", "stem_stride=2", "--method-arg", "model:sdnet",
+               "threads=1", "--workers", workers, "--out", str(out), "--no-progress"]  # fmt: skip
+        env = {**__import__("os").environ, "MATTEBENCH_CACHE": str(cache)}
+        res = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
+        assert res.returncode == 0, res.stderr[-2000:]
+        outs[workers] = (out / "results.csv").read_text()
+    assert outs["1"] == outs["2"]
