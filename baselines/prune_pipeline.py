@@ -13,6 +13,9 @@ run resumes inside the stage that was running):
    (requested and achieved ratios recorded);
 4. **surgery** -- a physically smaller network, weights inherited (``--inherit-weights``,
    default) or re-initialised (``--reinit``, as the DCP code does);
+   With ``selection_dir``, stages 2-3 are taken from a finished run whose configuration agrees
+   on :data:`SELECTION_FIELDS` (rows of a table that differ only in the distillation share
+   one pruned architecture, as in the paper, and it is trained once).
 5. **fine-tuning** (``student_last.pt``) -- the student trained on the alpha losses (L1 +
    Laplacian + composition, unknown region), plus ``lambda`` x the feature distillation from the
    teacher on the encoder except its first block, plus ``w`` x the teacher-alpha L1 on the
@@ -44,7 +47,7 @@ from baselines.models.checkpoint import save_torch
 from benchmark.io import atomic_write
 from metrics import InputError
 
-__all__ = ["PruneConfig", "prune", "TAPS"]
+__all__ = ["PruneConfig", "prune", "TAPS", "SELECTION_FIELDS"]
 
 #: Distillation taps: the encoder blocks after the first one, per family (module names).
 TAPS: dict[str, tuple[str, ...]] = {
@@ -81,6 +84,15 @@ class PruneConfig:
     threads: int = 2
     model_kwargs: dict[str, Any] | None = None
     measure_size: int = 0  # > 0: time teacher vs student at this input size (pruned_table.md)
+    selection_dir: str | None = None  # reuse sparse.pt + spec.json of a run with equal selection
+
+
+#: The fields that determine stages 1-3 (teacher, sparsity training, selection): two runs that
+#: agree on them select the same channels, so one may reuse the other's (``selection_dir``).
+SELECTION_FIELDS: tuple[str, ...] = (
+    "model", "method", "ratio", "teacher", "sparsity_iters", "sparsity_s", "size", "crop",
+    "batch", "lr", "seed", "device", "model_kwargs",
+)  # fmt: skip
 
 
 def _first_tensor(out: Any) -> Any:
@@ -248,19 +260,40 @@ def prune(cfg: PruneConfig, out_dir: str | Path, *, progress: bool = True) -> di
 
     # 2. sparsity training (on a copy of the teacher)
     sparse = copy.deepcopy(teacher).train()
-    if criterion.sparsity and cfg.sparsity_iters > 0:
+    sel_dir = _selection_dir(cfg)
+    if sel_dir is not None:  # another run's stages 2-3 (same selection fields)
+        if criterion.sparsity and cfg.sparsity_iters > 0:
+            sparse.load_state_dict(
+                torch.load(sel_dir / "sparse.pt", map_location=cfg.device, weights_only=False)[
+                    "model"
+                ]
+            )
+        if not (out / "spec.json").exists():
+            ChannelSpec.load(sel_dir / "spec.json").save(out / "spec.json")
+    elif criterion.sparsity and cfg.sparsity_iters > 0:
+        # CAP: the per-channel guide of the last BN of each distilled encoder block, from that
+        # block's output on the current batch (DCP's CAP baseline: utils.fm2vector/bn_loss)
+        cap_taps = _Taps(sparse, TAPS[cfg.model], pre_relu=False) if cfg.method == "cap" else None
+        if cap_taps is not None:
+            criterion = get_criterion("cap", guided=_guided_bns(sparse, cfg.model))
+        guide: dict[str, Any] = {}
 
         def sparsity_step(step: int) -> Any:
             b = {k: v.to(cfg.device) for k, v in make_batch(tcfg, step).items()}
             loss, _ = _alpha_objective(sparse, adapter, b)
+            if cap_taps is not None:
+                guide.clear()
+                guide.update(criterion.guide([f.detach() for f in cap_taps.feats]))
             return loss
 
         sparsity_step.after_backward = lambda: criterion.regularize(
-            sparse, cfg.sparsity_s, groups=groups
+            sparse, cfg.sparsity_s, groups=groups, guide=guide or None
         )  # type: ignore[attr-defined]
         _loop(
             "sparsity", cfg.sparsity_iters, out / "sparse.pt", sparse, sparsity_step, cfg, progress
         )
+        if cap_taps is not None:
+            cap_taps.remove()
     sparse.eval()
 
     # 3. selection
@@ -357,12 +390,49 @@ def prune(cfg: PruneConfig, out_dir: str | Path, *, progress: bool = True) -> di
         result["latency_student_s"] = row.student_latency_s
         with atomic_write(out / "pruned_table.md") as fh:
             fh.write(pruned_model_table([row], "md"))
+    # a reduced-width teacher is itself pruned: restate the student against the full model
+    base = getattr(teacher, "mattebench_channel_spec", None)
+    full_spec = spec.compose(base) if base is not None else spec
     save_checkpoint(
-        student, out / "model.pt", name=cfg.model, channel_spec=spec.to_dict(), meta=result
+        student, out / "model.pt", name=cfg.model, channel_spec=full_spec.to_dict(), meta=result
     )
     with atomic_write(out / "result.json") as fh:
         json.dump(result, fh, indent=2, default=str)
     return result
+
+
+def _guided_bns(model: Any, model_name: str) -> list[str]:
+    """CAP's guided BNs: the last BatchNorm inside each distillation tap (for DIM, DCP's
+    ``bn_loss`` targets, the last BN of encoder blocks 2-5), whose width is the tap output's."""
+    from torch import nn
+
+    mods = dict(model.named_modules())
+    names = []
+    for tap in TAPS[model_name]:
+        bns = [
+            n for n, m in mods.items() if n.startswith(tap + ".") and isinstance(m, nn.BatchNorm2d)
+        ]
+        if not bns:
+            raise InputError(f"CAP: tap {tap!r} of {model_name} holds no BatchNorm to guide")
+        names.append(bns[-1])
+    return names
+
+
+def _selection_dir(cfg: PruneConfig) -> Path | None:
+    """``cfg.selection_dir`` checked: finished (``spec.json``, and ``sparse.pt`` when the
+    criterion trains for sparsity) by a configuration equal on :data:`SELECTION_FIELDS`."""
+    if cfg.selection_dir is None:
+        return None
+    d = Path(cfg.selection_dir)
+    cfg_file = d / "prune_config.json"
+    if not (d / "spec.json").is_file() or not cfg_file.is_file():
+        raise InputError(f"selection_dir {d}: no finished selection (spec.json) there")
+    theirs = json.loads(cfg_file.read_text())
+    mine = json.loads(json.dumps(asdict(cfg)))
+    diff = [k for k in SELECTION_FIELDS if theirs.get(k) != mine.get(k)]
+    if diff:
+        raise InputError(f"selection_dir {d}: its run differs in {diff}; its channels do not apply")
+    return d
 
 
 def _family_module(model_name: str) -> Any:

@@ -174,7 +174,14 @@ def save_checkpoint(
     channel_spec: Mapping[str, Any] | None = None,
     meta: Mapping[str, Any] | None = None,
 ) -> None:
-    """Write our format atomically (temp file + rename)."""
+    """Write our format atomically (temp file + rename).
+
+    Without ``channel_spec``, a model built from a spec (a reduced-width network from
+    ``create_model(..., width_mult=...)`` or a checkpoint with a spec) stores its own
+    ``mattebench_channel_spec``, so the file rebuilds the same architecture.
+    """
+    if channel_spec is None and getattr(model, "mattebench_channel_spec", None) is not None:
+        channel_spec = model.mattebench_channel_spec.to_dict()
     save_torch(
         path,
         {

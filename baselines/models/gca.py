@@ -392,7 +392,7 @@ def _shortcut(cin: int, cout: int) -> nn.Sequential:
     )
 
 
-def _init_official(module: nn.Module, *, zero_last_bn: type[nn.Module]) -> None:
+def _init_official(module: nn.Module, *, zero_last_bn: type[nn.Module] | None) -> None:
     """Official ``ResNet_D`` / ``ResNet_D_Dec`` init: xavier-uniform ``weight_bar`` of every
     (spectral-norm) ``nn.Conv2d`` (``ConvTranspose2d`` keeps PyTorch's default), xavier weight
     of plain ``Conv2d``, BN gamma 1 / beta 0, and gamma 0 for each block's ``bn2``."""
@@ -402,6 +402,8 @@ def _init_official(module: nn.Module, *, zero_last_bn: type[nn.Module]) -> None:
         elif isinstance(m, nn.BatchNorm2d):
             nn.init.ones_(m.weight)
             nn.init.zeros_(m.bias)
+    if zero_last_bn is None:
+        return
     for m in module.modules():
         if isinstance(m, zero_last_bn):
             nn.init.zeros_(m.bn2.weight)
@@ -419,7 +421,7 @@ class GCAEncoder(nn.Module):
     catches bare ``nn.Conv2d`` modules).
     """
 
-    def __init__(self, in_channels: int = 6) -> None:
+    def __init__(self, in_channels: int = 6, zero_init_residual: bool = True) -> None:
         super().__init__()
         self.conv1 = _sn_conv(in_channels, 32, 3, 2)
         self.conv2 = _sn_conv(32, 32, 3, 1)
@@ -431,7 +433,7 @@ class GCAEncoder(nn.Module):
         self.layer2 = _enc_layer(64, 128, 4, 2)
         self.layer3 = _enc_layer(128, 256, 4, 2)
         self.layer_bottleneck = _enc_layer(256, 512, 2, 2)
-        _init_official(self, zero_last_bn=_EncBlock)
+        _init_official(self, zero_last_bn=_EncBlock if zero_init_residual else None)
         with torch.no_grad():
             self.conv1.module.weight_bar[:, 3:] = 0
         self.shortcut = nn.ModuleList(
@@ -484,7 +486,7 @@ class GCADecoder(nn.Module):
     holding ``offset_1`` (encoder attention) and ``offset_2`` (decoder attention).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, zero_init_residual: bool = True) -> None:
         super().__init__()
         self.conv1 = _sn_deconv(32)
         self.bn1 = nn.BatchNorm2d(32)
@@ -493,7 +495,7 @@ class GCADecoder(nn.Module):
         self.layer2 = _dec_layer(256, 128, 3)
         self.layer3 = _dec_layer(128, 64, 3)
         self.layer4 = _dec_layer(64, 32, 2)
-        _init_official(self, zero_last_bn=_DecBlock)
+        _init_official(self, zero_last_bn=_DecBlock if zero_init_residual else None)
         self.gca = GuidedCxtAtten(128, 128)
 
     def forward(self, x: Tensor, mid: Mapping[str, Any]) -> tuple[Tensor, dict[str, Any]]:
@@ -528,12 +530,18 @@ class GCAMatting(nn.Module):
         some layers and its eval-mode forward overflows to NaN. The steps make a freshly built
         model usable in eval mode; they change neither the keys nor the weights, and any
         loaded checkpoint overwrites ``u``/``v``. ``0`` gives the official init.
+    zero_init_residual
+        The official init sets each residual block's last BN scale (``bn2``) to 0 (default).
+        ``False`` leaves it at 1: after a short training run (the quick profile of
+        ``mattebench reproduce``) the zeroed scales are still near 0, so every BN-scale
+        pruning criterion removes the residual streams first, whatever it is; a trained
+        checkpoint does not have that problem.
     """
 
-    def __init__(self, init_power_iterations: int = 5) -> None:
+    def __init__(self, init_power_iterations: int = 5, zero_init_residual: bool = True) -> None:
         super().__init__()
-        self.encoder = GCAEncoder(6)
-        self.decoder = GCADecoder()
+        self.encoder = GCAEncoder(6, zero_init_residual=zero_init_residual)
+        self.decoder = GCADecoder(zero_init_residual=zero_init_residual)
         for m in self.modules():
             if isinstance(m, SpectralNorm):
                 m.power_iterate(init_power_iterations)
@@ -888,10 +896,10 @@ def convert_state_dict(sd: Mapping[str, Any]) -> dict[str, Any]:
     convert_state_dict=convert_state_dict,
     description="GCA-Matting (Li & Lu, AAAI 2020), gca-dist; RGB + one-hot trimap, 25.27M",
 )
-def gca() -> GCAMatting:
+def gca(*, zero_init_residual: bool = True) -> GCAMatting:
     """GCA-Matting, official ``gca-dist`` architecture (random init; load with ``checkpoint=``).
 
     The published 25.27M counts the spectral-norm ``u``/``v`` vectors (25,269,144 values in
-    ``parameters()``; 25,164,529 trainable).
+    ``parameters()``; 25,164,529 trainable). ``zero_init_residual``: see :class:`GCAMatting`.
     """
-    return GCAMatting()
+    return GCAMatting(zero_init_residual=zero_init_residual)

@@ -105,14 +105,24 @@ def create_model(name: str, *, checkpoint: str | Path | None = None, **kwargs: A
         For an unknown name (with close matches).
 
     Our own checkpoints carry the model name and, for a pruned student, its channel spec:
-    the spec rebuilds the slimmer network before the weights load.
+    the spec rebuilds the slimmer network before the weights load (and wins over
+    ``width_mult``).
+
+    ``width_mult`` (keyword, default 1) builds a reduced-width variant: the registered network
+    with every prunable layer cut to ``round(width_mult x width)`` channels by the UNI
+    criterion and physical surgery (:mod:`baselines.pruning`), so families whose constructors
+    have no width option (GCA, IndexNet, PSPNet, SDNet) narrow the same way; the quick
+    profile of ``mattebench reproduce`` trains such teachers. The model carries the spec as
+    ``mattebench_channel_spec`` and :func:`~baselines.models.checkpoint.save_checkpoint`
+    stores it, so the checkpoint rebuilds the narrow network.
     InputError
         When the checkpoint is missing or its keys/shapes do not fit, naming the file and the
         first mismatches.
     """
     entry = get_entry(name)
+    width_mult = kwargs.pop("width_mult", 1.0)
     if checkpoint is None:
-        return entry.factory(**kwargs)
+        return _narrow(name, entry.factory(**kwargs), width_mult)
     from baselines.models.checkpoint import FORMAT, load_checkpoint, read_checkpoint
 
     obj = read_checkpoint(checkpoint)
@@ -132,7 +142,11 @@ def create_model(name: str, *, checkpoint: str | Path | None = None, **kwargs: A
     if full_spec is not None:
         from baselines.pruning import ChannelSpec, prune_model
 
-        model = prune_model(model, ChannelSpec.from_dict(full_spec))
+        spec_obj = ChannelSpec.from_dict(full_spec)
+        model = prune_model(model, spec_obj)
+        model.mattebench_channel_spec = spec_obj
+    else:
+        model = _narrow(name, model, width_mult)
     load_checkpoint(
         model,
         checkpoint,
@@ -141,3 +155,27 @@ def create_model(name: str, *, checkpoint: str | Path | None = None, **kwargs: A
         optional_prefixes=entry.optional_prefixes,
     )
     return model
+
+
+def _narrow(name: str, model: Any, width_mult: float) -> Any:
+    """``model`` cut to ``width_mult`` of its prunable channels (UNI selection + surgery)."""
+    if isinstance(width_mult, bool) or not isinstance(width_mult, int | float):
+        raise InputError(f"width_mult must be a number in (0, 1], got {width_mult!r}")
+    if not 0.0 < width_mult <= 1.0:
+        raise InputError(f"width_mult must be in (0, 1], got {width_mult}")
+    if width_mult == 1.0:
+        return model
+    import importlib
+
+    from baselines.pruning import get_criterion, prune_model
+
+    family = importlib.import_module(get_entry(name).factory.__module__)
+    if not hasattr(family, "layer_groups"):
+        raise InputError(f"{name}: no layer groups defined, so no reduced-width variant")
+    spec = get_criterion("uni").select(
+        model, 1.0 - float(width_mult), groups=family.layer_groups(model), model_name=name
+    )
+    spec.meta["width_mult"] = float(width_mult)
+    narrow = prune_model(model, spec)
+    narrow.mattebench_channel_spec = spec
+    return narrow

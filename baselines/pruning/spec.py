@@ -131,6 +131,43 @@ class ChannelSpec:
         }
 
     # ---------------------------------------------------------------------------------------
+    def compose(self, base: ChannelSpec) -> ChannelSpec:
+        """This spec, selected on the network ``base`` produced, restated against ``base``'s
+        teacher (the registered full-width model).
+
+        A reduced-width teacher (``create_model(name, width_mult=...)``) is itself a pruned
+        network; a student pruned from it keeps ``self.kept`` in the reduced numbering. The
+        composed spec keeps ``base.kept[layer][i]`` for every ``i`` in ``self.kept[layer]`` and
+        the full teacher's widths, so a checkpoint carrying it rebuilds from the registered
+        model. ``meta`` is this spec's plus ``"base_meta"``.
+
+        Examples
+        --------
+        >>> base = ChannelSpec("toy", {"bn": 3}, {"bn": [0, 2, 5]}, {"bn": 8})
+        >>> top = ChannelSpec("toy", {"bn": 2}, {"bn": [0, 2]}, {"bn": 3})
+        >>> c = top.compose(base)
+        >>> c.widths, c.kept, c.teacher_widths
+        ({'bn': 2}, {'bn': [0, 5]}, {'bn': 8})
+        """
+        if self.model != base.model:
+            raise InputError(f"channel spec: cannot compose {self.model!r} onto {base.model!r}")
+        if self.kept is None or base.kept is None:
+            raise InputError("channel spec: composing needs kept indices in both specs")
+        widths, kept = dict(base.widths), dict(base.kept)
+        for name, idx in self.kept.items():
+            if name not in base.kept:
+                raise InputError(f"channel spec: layer {name!r} is not in the base spec")
+            if base.widths[name] != self.teacher_widths.get(name, base.widths[name]):
+                raise InputError(
+                    f"channel spec: layer {name!r} had {self.teacher_widths[name]} channels, the "
+                    f"base spec keeps {base.widths[name]}"
+                )
+            kept[name] = [base.kept[name][i] for i in idx]
+            widths[name] = len(idx)
+        meta = dict(self.meta, base_meta=dict(base.meta))
+        return ChannelSpec(self.model, widths, kept, dict(base.teacher_widths), meta)
+
+    # ---------------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able dict (with a ``format`` tag)."""
         return {
