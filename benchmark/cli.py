@@ -4,7 +4,15 @@ Subcommands::
 
     mattebench metrics PRED GT TRIMAP [--json] [--convention NAME] [--scale paper|raw]
     mattebench metrics --pred-dir D --gt-dir D --trimap-dir D [--out per_image.csv] [--workers N]
-    mattebench conventions
+    mattebench conventions [-v]
+    mattebench eval --dataset NAME[=ROOT] (--method NAME | --pred-dir DIR) [--executor dask]
+    mattebench report RUN_DIR [--format md|tex|csv] [--grid NAMES]
+    mattebench compose comp1k|d646 ... / trimaps generate|check ...
+    mattebench train --model NAME --out DIR          (also under torchrun: DDP)
+    mattebench prune --model NAME --method UNI|NS|CAP|DCP --kd none|NST|OFD|SP|SPKD --out DIR
+    mattebench reproduce [SPEC ...|headline|all] [--profile quick|paper] [--data-root DIR]
+    mattebench reproduce --list
+    mattebench models | datasets | methods | convert-checkpoint
 """
 
 from __future__ import annotations
@@ -161,7 +169,14 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         rounding=args.rounding,
     )
     t0 = time.perf_counter()
-    rows = run(cfg, args.out, workers=args.workers, progress=not args.no_progress)
+    rows = run(
+        cfg,
+        args.out,
+        workers=args.workers,
+        progress=not args.no_progress,
+        executor=args.executor,
+        scheduler=args.scheduler,
+    )
     print(
         f"{len(rows)} per-image results in {args.out} ({time.perf_counter() - t0:.1f} s)",
         file=sys.stderr,
@@ -288,6 +303,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
         threads=args.threads,
     )
     r = train(cfg, args.out, progress=not args.no_progress)
+    if r["rank"] != 0:  # under torchrun, process 0 reports
+        return 0
     first, last = r["history"][0]["val_loss"], r["history"][-1]["val_loss"]
     print(
         f"{cfg.model}: {r['step']} steps; validation L1 (unknown region) {first:.4f} -> {last:.4f}; model in {args.out}/model.pt"
@@ -424,7 +441,27 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument(
         "--out", default="mattebench-out/run", help="run directory (resumes if it exists)"
     )
-    e.add_argument("--workers", type=int, default=None, help="worker processes (default: CPUs)")
+    e.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="worker processes (default: CPUs); with --executor dask, of the local cluster",
+    )
+    e.add_argument(
+        "--executor",
+        choices=("process", "dask"),
+        default="process",
+        help="process: a local process pool; dask: shards of images on a dask.distributed "
+        'cluster (pip install "mattebench[scale]")',
+    )
+    e.add_argument(
+        "--scheduler",
+        metavar="ADDR",
+        default=None,
+        help="with --executor dask: a running scheduler, e.g. tcp://host:8786 (default: "
+        "$MATTEBENCH_DASK_SCHEDULER, else a local cluster for the run); the run directory and "
+        "the data must be on a filesystem every worker sees",
+    )
     e.add_argument(
         "--no-force-known",
         action="store_true",
@@ -617,10 +654,90 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--no-progress", action="store_true")
     pr.set_defaults(func=_cmd_prune)
 
+    rp = sub.add_parser(
+        "reproduce",
+        help="regenerate a paper table/figure from a spec (train, prune, evaluate, report)",
+        description="Regenerate paper tables and figures from experiment specs; every stage is "
+        "cached under OUT/stages (a rerun skips finished work, a killed run resumes). SPEC: "
+        "spec names (see --list), 'headline' (the supplement's Table 1 and Figure 1; the "
+        "default) or 'all'.",
+    )
+    rp.add_argument("specs", nargs="*", metavar="SPEC", help="spec names, 'headline' or 'all'")
+    rp.add_argument("--list", action="store_true", help="list the bundled specs and exit")
+    rp.add_argument("--profile", choices=("quick", "paper"), default="quick")
+    rp.add_argument("--data-root", help="the real dataset's folder (paper profile)")
+    rp.add_argument("--out", default="mattebench-out/reproduce", help="output folder")
+    rp.add_argument(
+        "--checkpoint",
+        action="append",
+        default=[],
+        metavar="KEY=PATH",
+        help="a checkpoint: KEY is a model name (teacher/baseline), a row label or GROUP:LABEL",
+    )
+    rp.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="override a setting"
+    )
+    rp.add_argument("--smoke", action="store_true", help="a few steps on tiny images (tests)")
+    rp.add_argument("--executor", choices=("process", "dask"), default="process")
+    rp.add_argument("--scheduler", help="dask scheduler address (with --executor dask)")
+    rp.add_argument("--no-progress", action="store_true")
+    rp.set_defaults(func=_cmd_reproduce)
+
     for what in ("datasets", "methods"):
         lp = sub.add_parser(what, help=f"list the registered {what}")
         lp.set_defaults(func=_cmd_list, what=what)
     return ap
+
+
+def _cmd_reproduce(args: argparse.Namespace) -> int:
+    from benchmark.reproduce import checkpoint_keys, reproduce, spec_lines, write_index
+    from benchmark.specs import list_specs, load_spec
+
+    if args.list:
+        print("\n".join(spec_lines()))
+        print("(* = headline: `mattebench reproduce` with no SPEC runs these)")
+        return 0
+    names: list[str] = []
+    for n in args.specs or ["headline"]:
+        if n == "all":
+            names += list_specs()
+        elif n == "headline":  # its table first, then its figure
+            heads = [load_spec(x) for x in list_specs() if load_spec(x).headline]
+            names += [sp.id for sp in sorted(heads, key=lambda sp: (sp.kind != "table", sp.id))]
+        else:
+            names.append(n)
+    checkpoints: dict[str, str] = {}
+    for item in args.checkpoint:
+        key, sep, path = item.partition("=")
+        if not sep or not key or not path:
+            raise InputError(f"--checkpoint expects KEY=PATH, got {item!r}")
+        checkpoints[key] = path
+    specs = {n: load_spec(n) for n in dict.fromkeys(names)}
+    keys = {n: checkpoint_keys(sp) for n, sp in specs.items()}
+    stray = [k for k in checkpoints if not any(k in ks for ks in keys.values())]
+    if stray:
+        raise InputError(f"--checkpoint {stray[0]}=...: no row or model of that name in {names}")
+    t0 = time.perf_counter()
+    for n in specs:
+        res = reproduce(
+            n,
+            profile=args.profile,
+            data_root=args.data_root,
+            out=args.out,
+            checkpoints={k: v for k, v in checkpoints.items() if k in keys[n]},
+            overrides=_parse_kv(args.set),
+            smoke=args.smoke,
+            progress=not args.no_progress,
+            executor=args.executor,
+            scheduler=args.scheduler,
+        )
+        for f in res.files:
+            if f.suffix == ".md":
+                print(f.read_text())
+        print(f"{res.spec}: {', '.join(str(f) for f in res.files)}")
+    index = write_index(args.out)
+    print(f"index: {index}  (total {time.perf_counter() - t0:.0f} s)")
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
