@@ -62,7 +62,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmark.io import atomic_write
-from benchmark.specs import NON_METRIC_COLUMNS, Row, Spec, list_specs, load_spec
+from benchmark.specs import Row, Spec, list_specs, load_spec
 from metrics import METRICS, InputError
 
 __all__ = [
@@ -323,8 +323,8 @@ class _Runner:
 
     def _model_kwargs(self, model: str, row: Row | None = None) -> dict[str, Any]:
         kw = {**_ALWAYS_KWARGS.get(model, {}), **self.s.model_kwargs.get(model, {})}
-        if row is not None and row.ampa is not None:
-            kw["use_ampa"] = row.ampa
+        if row is not None and row.ampa is False:  # AMPA is the default: "ampa = true" adds nothing
+            kw["use_ampa"] = False
         return kw
 
     def _crop(self, model: str) -> int:
@@ -506,7 +506,7 @@ class _Runner:
                         **self._model_kwargs(row.model, row),
                     },
                 },
-            ),  # fmt: skip
+            ),
             convention=self.spec.convention or "reference",
             force_known=not whole,
         )
@@ -552,6 +552,10 @@ class _Runner:
         return {"params_m": n / 1e6, "size_mb": n * 4 / 1e6}
 
 
+def _prunes(spec: Spec) -> bool:
+    return any(r.prune is not None for r in spec.rows)
+
+
 def _is_teacher_row(spec: Spec, row: Row) -> bool:
     """A plain row (no pruning, self-distillation or AMPA switch) of a model that other rows
     of the spec prune is that model's teacher (not a network trained from scratch)."""
@@ -576,8 +580,9 @@ def _segmentation_miou(
     Synthetic portraits are read as VOC person/background maps exactly as in training
     (:func:`baselines.models.adapters.segmentation_target`: ``PERSON`` where alpha >= 0.5,
     the trimap's unknown band ignored). Inference follows ``hszhao/semseg``'s single-scale
-    test protocol (:func:`baselines.models.pspnet.pspnet_infer`); on synthetic data its base
-    size and crop follow the image size.
+    test protocol (:func:`baselines.models.pspnet.pspnet_infer`: base size 512, 473 crops,
+    flipped copy averaged); on synthetic data the base size and crop follow the image size and
+    the flip is skipped (quick profile).
     """
     import numpy as np
     import torch
@@ -605,7 +610,7 @@ def _segmentation_miou(
             label[sample.trimap == 128] = 255
         else:
             label = sample.label
-        pred = pspnet_infer(net, sample.image, flip=False, **kw)
+        pred = pspnet_infer(net, sample.image, flip=not synthetic, **kw)
         cm += confusion_matrix(pred.astype(np.int64), label.astype(np.int64), 21)
     iou = iou_per_class(cm)
     return {"miou": float(np.nanmean(iou)) * 100.0}
@@ -646,8 +651,12 @@ def _table(spec: Spec, rows: list[dict[str, Any]]) -> tuple[list[str], list[list
     cols = _table_columns(spec)
     head = ["Row"] + [f"{_column_label(c)} {w}" for c in cols for w in ("ours", "paper")]
     like = _printed_like(rows, cols)
-    body = []
+    labels = {g.name: g.label for g in spec.groups}
+    body, group = [], None
     for r in rows:
+        if r["group"] != group and r["group"] in labels:  # a block header row
+            group = r["group"]
+            body.append([labels[group]] + [""] * (len(head) - 1))
         cells = [r["label"]]
         for c in cols:
             pub = r["published"].get(c)
@@ -694,12 +703,22 @@ def _caption(spec: Spec, s: Settings, skipped: Sequence[str] = ()) -> str:
     parts = [f"Published: {spec.source.ref} of {spec.source.paper}."]
     if spec.convention:
         parts.append(f"Ours: convention {spec.convention}, mean over images.")
-    if s.profile == "quick":
+    if not spec.metrics and spec.kind == "table":
+        parts.append(
+            f"Ours: counted on the registered architectures at width x{s.width_mult:g} (no data, "
+            "no training); size = parameters x 4 bytes."
+        )
+    elif s.profile == "quick":
+        steps = ", ".join(
+            f"{n} {what} steps"
+            for n, what in ((s.teacher_iters, "teacher"), (s.prune_iters, "sparsity"),
+                            (s.train_iters, "fine-tuning" if _prunes(spec) else "training"))
+            if n
+        )  # fmt: skip
         parts.append(
             f"Quick profile: {s.dataset} ({s.test_count} test images, {s.size} px), networks at "
-            f"width x{s.width_mult:g}, {s.teacher_iters}/{s.prune_iters}/{s.train_iters} "
-            "teacher/sparsity/training steps on the CPU: compare rows with each other, not with "
-            "the paper column."
+            f"width x{s.width_mult:g}, {steps}, batch {s.batch_size}, seed {s.seed}, CPU: compare "
+            "rows with each other, not with the paper column."
         )
     else:
         parts.append(f"Paper profile: {s.dataset} from {s.data_root}, the checkpoints given.")
@@ -791,6 +810,8 @@ def reproduce(
         "spec": spec.id, "title": spec.title, "kind": spec.kind, "source": asdict(spec.source),
         "profile": s.profile, "smoke": s.smoke, "settings": s.key_data(), "rows": rows,
         "files": [str(f.relative_to(dest)) for f in files], "seconds": seconds,
+        "columns": _table_columns(spec),
+        "groups": {g.name: g.label for g in spec.groups},
         "stages_run": r.ran, "stages_cached": r.cached, "caption": _caption(spec, s, skipped),
         "note": spec.note, "finished": time.strftime("%Y-%m-%d %H:%M:%S"),
     }  # fmt: skip
@@ -897,22 +918,19 @@ def write_index(out: str | Path) -> Path:
 
 
 def _html_table(r: dict[str, Any]) -> str:
-    cols: list[str] = []
-    for row in r["rows"]:
-        for c in list(row["published"]) + list(row["ours"]):
-            if c not in cols:
-                cols.append(c)
-    order = [c for c in ("params_m", "size_mb", "flops_g") if c in cols] + [
-        c for c in cols if c not in NON_METRIC_COLUMNS
-    ]
+    order = list(r.get("columns") or dict.fromkeys(c for row in r["rows"] for c in row["ours"]))
+    labels = r.get("groups") or {}
     esc = html.escape
     like = _printed_like(r["rows"], order)
     head = "".join(
         f"<th>{esc(_column_label(c))} ours</th><th>{esc(_column_label(c))} paper</th>"
         for c in order
     )
-    body = []
+    body, group = [], None
     for row in r["rows"]:
+        if row["group"] != group and row["group"] in labels:
+            group = row["group"]
+            body.append(f"<tr><th colspan='{2 * len(order) + 1}'>{esc(labels[group])}</th></tr>")
         cells = "".join(
             f"<td>{esc(_fmt(row['ours'].get(c), like[c]))}</td>"
             f"<td class='paper'>{esc(row['published'].get(c, '-'))}</td>"
