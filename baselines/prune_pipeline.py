@@ -192,6 +192,8 @@ def _loop(
         if hasattr(step_fn, "load_extra"):
             step_fn.load_extra(st.get("extra"))
         step = int(st["step"])
+        if st.get("torch_rng") is not None:  # dropout etc. continue as if never interrupted
+            torch.set_rng_state(st["torch_rng"])
     bar = tqdm(
         total=iters, initial=step, desc=name, unit="it", disable=not progress, file=sys.stderr
     )
@@ -213,6 +215,7 @@ def _loop(
                         "model": model.state_dict(),
                         "optimizer": opt.state_dict(),
                         "step": step,
+                        "torch_rng": torch.get_rng_state(),
                         "extra": extra,
                     },
                 )
@@ -331,6 +334,9 @@ def prune(cfg: PruneConfig, out_dir: str | Path, *, progress: bool = True) -> di
         kd_kwargs.update(student_channels=s_ch, teacher_channels=t_ch, teacher_bns=t_taps.bns)
     elif cfg.kd == "spkd":
         kd_kwargs.update(student_channels=s_ch, teacher_channels=t_ch)
+    # the fine-tuning stage draws its random numbers (adapter init, dropout) from its own seed,
+    # whether the earlier stages ran here, came from the cache or from ``selection_dir``
+    torch.manual_seed(cfg.seed + 2)
     distiller = get_distiller(cfg.kd, **kd_kwargs).to(cfg.device)
 
     def finetune_step(step: int) -> Any:

@@ -3,6 +3,7 @@ pruning pipeline's shared selection (``selection_dir``)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -82,6 +83,11 @@ def test_student_of_a_narrow_teacher_rebuilds_from_the_registry(tmp_path: Path) 
     prune(cfg_b, tmp_path / "b", progress=False)
     assert not (tmp_path / "b" / "sparse.pt").exists()  # no sparsity training of its own
     assert ChannelSpec.load(tmp_path / "b" / "spec.json") == local
+    # ... and gives the student a run of its own would give, bit for bit
+    prune(replace(cfg_b, selection_dir=None), tmp_path / "d", progress=False)
+    sd_b = torch.load(tmp_path / "b" / "model.pt", weights_only=False)["state_dict"]
+    sd_d = torch.load(tmp_path / "d" / "model.pt", weights_only=False)["state_dict"]
+    assert sd_b.keys() == sd_d.keys() and all(torch.equal(sd_b[k], sd_d[k]) for k in sd_b)
     cfg_c = PruneConfig(
         model="gca", method="ns", kd="ofd", teacher=str(tpath), selection_dir=str(tmp_path / "a"),
         **{**SMALL, "ratio": 0.3},
