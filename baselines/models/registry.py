@@ -99,11 +99,6 @@ def get_entry(name: str) -> ModelEntry:
 def create_model(name: str, *, checkpoint: str | Path | None = None, **kwargs: Any) -> Any:
     """Build a registered model; with ``checkpoint``, load its weights strictly.
 
-    Raises
-    ------
-    UnknownNameError
-        For an unknown name (with close matches).
-
     Our own checkpoints carry the model name and, for a pruned student, its channel spec:
     the spec rebuilds the slimmer network before the weights load (and wins over
     ``width_mult``).
@@ -115,9 +110,14 @@ def create_model(name: str, *, checkpoint: str | Path | None = None, **kwargs: A
     profile of ``mattebench reproduce`` trains such teachers. The model carries the spec as
     ``mattebench_channel_spec`` and :func:`~baselines.models.checkpoint.save_checkpoint`
     stores it, so the checkpoint rebuilds the narrow network.
+
+    Raises
+    ------
+    UnknownNameError
+        For an unknown name (with close matches).
     InputError
         When the checkpoint is missing or its keys/shapes do not fit, naming the file and the
-        first mismatches.
+        first mismatches; for a ``width_mult`` outside ``(0, 1]``.
     """
     entry = get_entry(name)
     width_mult = kwargs.pop("width_mult", 1.0)
