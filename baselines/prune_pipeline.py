@@ -113,7 +113,6 @@ class _Taps:
     inside each: the pre-ReLU feature)."""
 
     def __init__(self, model: Any, names: tuple[str, ...], pre_relu: bool) -> None:
-        from torch import nn
 
         self.feats: list[Any] = [None] * len(names)
         self.bns: list[Any] = []
@@ -126,10 +125,7 @@ class _Taps:
                 )
             m = mods[n]
             if pre_relu:
-                bns = [x for x in m.modules() if isinstance(x, nn.BatchNorm2d)]
-                if not bns:
-                    raise InputError(f"tap {n!r} has no BatchNorm for OFD's pre-ReLU feature")
-                m = bns[-1]
+                m = _last_bn(model, n, "OFD's pre-ReLU feature")[1]
                 self.bns.append(m)
             self.handles.append(m.register_forward_hook(self._hook(i)))
 
@@ -230,6 +226,7 @@ def prune(cfg: PruneConfig, out_dir: str | Path, *, progress: bool = True) -> di
     from baselines.distill import get_distiller
     from baselines.models import MODELS, create_model, save_checkpoint
     from baselines.models.adapters import get_adapter
+    from baselines.models.registry import family_module
     from baselines.pruning import ChannelSpec, get_criterion, prune_model
     from baselines.pruning.surgery import count_params
     from baselines.training import make_batch
@@ -256,7 +253,7 @@ def prune(cfg: PruneConfig, out_dir: str | Path, *, progress: bool = True) -> di
         kwargs.setdefault("aux", False)  # the aux head is training-only; pruned without it
     teacher = create_model(cfg.model, checkpoint=cfg.teacher, **kwargs).to(cfg.device)
     teacher.eval()
-    family = _family_module(cfg.model)
+    family = family_module(cfg.model)
     groups = family.layer_groups(teacher)
     criterion = get_criterion(cfg.method)
     tcfg = _train_config(cfg, cfg.sparsity_iters)
@@ -407,21 +404,26 @@ def prune(cfg: PruneConfig, out_dir: str | Path, *, progress: bool = True) -> di
     return result
 
 
+def _last_bn(model: Any, tap: str, purpose: str) -> tuple[str, Any]:
+    """Name and module of the last BatchNorm inside the module ``tap`` of ``model``."""
+    from torch import nn
+
+    bns = [
+        (f"{tap}.{n}", m)
+        for n, m in model.get_submodule(tap).named_modules()
+        if isinstance(m, nn.BatchNorm2d)
+    ]
+    if not bns:
+        raise InputError(f"tap {tap!r} has no BatchNorm for {purpose}")
+    return bns[-1]
+
+
 def _guided_bns(model: Any, model_name: str) -> list[str]:
     """CAP's guided BNs: the last BatchNorm inside each distillation tap (for DIM, DCP's
     ``bn_loss`` targets, the last BN of encoder blocks 2-5), whose width is the tap output's."""
-    from torch import nn
-
-    mods = dict(model.named_modules())
-    names = []
-    for tap in TAPS[model_name]:
-        bns = [
-            n for n, m in mods.items() if n.startswith(tap + ".") and isinstance(m, nn.BatchNorm2d)
-        ]
-        if not bns:
-            raise InputError(f"CAP: tap {tap!r} of {model_name} holds no BatchNorm to guide")
-        names.append(bns[-1])
-    return names
+    return [
+        _last_bn(model, tap, f"CAP's context guide ({model_name})")[0] for tap in TAPS[model_name]
+    ]
 
 
 def _selection_dir(cfg: PruneConfig) -> Path | None:
@@ -439,12 +441,3 @@ def _selection_dir(cfg: PruneConfig) -> Path | None:
     if diff:
         raise InputError(f"selection_dir {d}: its run differs in {diff}; its channels do not apply")
     return d
-
-
-def _family_module(model_name: str) -> Any:
-    """The architecture module of a registered model (it holds ``layer_groups``)."""
-    import importlib
-
-    from baselines.models import MODELS
-
-    return importlib.import_module(MODELS[model_name].factory.__module__)

@@ -330,7 +330,9 @@ class _Runner:
     def _crop(self, model: str) -> int:
         """The training crop: PSPNet takes sides of 8k + 1 only (semseg's protocol)."""
         if model == "pspnet50":
-            return 8 * ((self.s.crop - 1) // 8) + 1
+            from baselines.models.pspnet import valid_side
+
+            return valid_side(self.s.crop)
         return self.s.crop
 
     def _train_config(self, model: str, iters: int, kwargs: dict[str, Any], sd: str) -> Any:
@@ -592,7 +594,7 @@ def _segmentation_miou(
     from baselines.models.adapters import PERSON
     from baselines.models.pspnet import pspnet_infer
     from benchmark.datasets import get_dataset
-    from metrics.miou import confusion_matrix, iou_per_class
+    from metrics.miou import confusion_matrix, miou_from_confusion
 
     torch.set_num_threads(s.threads)
     net = create_model("pspnet50", checkpoint=checkpoint, aux=False).to(s.device).eval()
@@ -612,8 +614,7 @@ def _segmentation_miou(
             label = sample.label
         pred = pspnet_infer(net, sample.image, flip=not synthetic, **kw)
         cm += confusion_matrix(pred.astype(np.int64), label.astype(np.int64), 21)
-    iou = iou_per_class(cm)
-    return {"miou": float(np.nanmean(iou)) * 100.0}
+    return {"miou": miou_from_confusion(cm) * 100.0}
 
 
 # --------------------------------------------------------------------------------- tables

@@ -93,6 +93,16 @@ def miou(
     cm = np.zeros((num_classes, num_classes), dtype=np.int64)
     for p, g in pairs:
         cm += confusion_matrix(p, g, num_classes, ignore_index=ignore_index)
+    return miou_from_confusion(cm)
+
+
+def miou_from_confusion(cm: np.ndarray) -> float:
+    """Mean IoU over the classes with a non-empty union of a pooled confusion matrix (NaN when
+    no class has one): the last step of :func:`miou`, for callers that pool as they stream.
+
+    >>> miou_from_confusion(np.array([[1, 1], [0, 1]]))
+    0.5
+    """
     iou = iou_per_class(cm)
     if np.all(np.isnan(iou)):
         return float("nan")

@@ -93,7 +93,9 @@ def _inputs(name: str, size: int) -> tuple[tuple[Any, ...], str]:
     from baselines.models.adapters import get_adapter
 
     if MODELS[name].task == "segmentation":
-        s = size - (size - 1) % 8  # PSPNet needs (H - 1) % 8 == 0 (473 for 480)
+        from baselines.models.pspnet import valid_side
+
+        s = valid_side(size)  # PSPNet needs (H - 1) % 8 == 0 (473 for 480)
         return (torch.rand(1, 3, s, s),), f"1x3x{s}x{s}"
     g = torch.Generator().manual_seed(0)
     tri = torch.full((1, 1, size, size), 128.0)

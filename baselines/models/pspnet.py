@@ -349,6 +349,15 @@ def _scale_process(
     return cv2.resize(pred, (w, h), interpolation=cv2.INTER_LINEAR)
 
 
+def valid_side(n: int) -> int:
+    """The largest PSPNet input side ``<= n`` (``(side - 1) % 8 == 0``; 473 for 480).
+
+    >>> valid_side(480), valid_side(473), valid_side(32)
+    (473, 473, 25)
+    """
+    return n - (n - 1) % 8
+
+
 def pspnet_infer(
     model: nn.Module,
     image: Any,

@@ -157,6 +157,13 @@ def create_model(name: str, *, checkpoint: str | Path | None = None, **kwargs: A
     return model
 
 
+def family_module(name: str) -> Any:
+    """The architecture module of a registered model (it holds ``layer_groups``)."""
+    import importlib
+
+    return importlib.import_module(get_entry(name).factory.__module__)
+
+
 def _narrow(name: str, model: Any, width_mult: float) -> Any:
     """``model`` cut to ``width_mult`` of its prunable channels (UNI selection + surgery)."""
     if isinstance(width_mult, bool) or not isinstance(width_mult, int | float):
@@ -165,11 +172,9 @@ def _narrow(name: str, model: Any, width_mult: float) -> Any:
         raise InputError(f"width_mult must be in (0, 1], got {width_mult}")
     if width_mult == 1.0:
         return model
-    import importlib
-
     from baselines.pruning import get_criterion, prune_model
 
-    family = importlib.import_module(get_entry(name).factory.__module__)
+    family = family_module(name)
     if not hasattr(family, "layer_groups"):
         raise InputError(f"{name}: no layer groups defined, so no reduced-width variant")
     spec = get_criterion("uni").select(
