@@ -54,7 +54,7 @@ from tqdm import tqdm
 from benchmark.io import atomic_write
 from metrics import InputError
 
-__all__ = ["TrainConfig", "train", "make_batch", "validation_loss"]
+__all__ = ["TrainConfig", "train", "make_batch", "training_pool", "validation_loss", "adam"]
 
 
 @dataclass(frozen=True)
@@ -79,6 +79,81 @@ class TrainConfig:
     seed: int = 0
     device: str = "cpu"
     threads: int = 2
+    #: ``0``: an endless stream (sample ``i`` generated from ``seed``); ``N > 0``: a fixed
+    #: training set of ``N`` samples generated once from ``data_seed`` (see :func:`make_batch`)
+    pool: int = 0
+    data_seed: int = 0
+
+
+#: Generated training pools, per (kind, size, data_seed, count): generated once per process.
+_POOLS: dict[tuple[str, int, int, int], list[dict[str, np.ndarray]]] = {}
+
+
+_POOL_KEYS = ("image", "alpha", "trimap", "fg", "bg")
+
+
+def training_pool(kind: str, size: int, data_seed: int, count: int) -> list[dict[str, np.ndarray]]:
+    """The fixed training set of ``count`` synthetic samples (``split="train"``, indices
+    ``0 .. count - 1`` of the dataset seed ``data_seed``).
+
+    Generated once per process and kept in memory; also cached on disk (``.npz``, no pickle)
+    under ``$MATTEBENCH_CACHE/train-pools/`` with the generator's version in the name, written
+    atomically, so other processes (reproduce's workers) load it instead of generating it
+    again (1024 portraits at 64 px: ~16 s to generate, ~0.2 s to load).
+    """
+    key = (kind, int(size), int(data_seed), int(count))
+    if key in _POOLS:
+        return _POOLS[key]
+    from benchmark.datasets.synthetic import GENERATOR_VERSION, default_cache_dir
+
+    path = (
+        default_cache_dir()
+        / "train-pools"
+        / (f"{kind}-v{GENERATOR_VERSION}-s{int(size)}-seed{int(data_seed)}-n{int(count)}.npz")
+    )
+    pool = _load_pool(path, int(count))
+    if pool is None:
+        pool = [_sample_arrays(kind, i, size, data_seed, "train") for i in range(int(count))]
+        try:
+            _save_pool(path, pool)
+        except OSError:  # a read-only cache: keep it in memory only
+            pass
+    _POOLS[key] = pool
+    return pool
+
+
+def _save_pool(path: Path, pool: list[dict[str, np.ndarray]]) -> None:
+    arrays: dict[str, np.ndarray] = {}
+    for k in _POOL_KEYS:
+        arrays[f"{k}_data"] = np.concatenate([s[k].ravel() for s in pool])
+        arrays[f"{k}_shape"] = np.array([s[k].shape + (1,) * (3 - s[k].ndim) for s in pool])
+        arrays[f"{k}_ndim"] = np.array([s[k].ndim for s in pool])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_write(path, mode="wb") as fh:
+        np.savez(fh, **arrays)
+
+
+def _load_pool(path: Path, count: int) -> list[dict[str, np.ndarray]] | None:
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            cols = {}
+            for k in _POOL_KEYS:
+                data, shapes, ndims = z[f"{k}_data"], z[f"{k}_shape"], z[f"{k}_ndim"]
+                if len(shapes) != count:
+                    return None
+                sizes = np.prod(shapes, axis=1)
+                ends = np.cumsum(sizes)
+                if ends[-1] != data.size:
+                    return None
+                cols[k] = [
+                    data[e - n : e].reshape(tuple(sh[:nd]))
+                    for e, n, sh, nd in zip(ends, sizes, shapes, ndims, strict=True)
+                ]
+    except (OSError, ValueError, KeyError):  # damaged or foreign: generate again
+        return None
+    return [{k: cols[k][i] for k in _POOL_KEYS} for i in range(count)]
 
 
 def _sample_arrays(
@@ -130,21 +205,38 @@ def make_batch(
 ) -> dict[str, Any]:
     """Batch of tensors for ``step`` (a pure function of the config, the step and the rank).
 
-    Process ``rank`` of ``world`` draws chunk ``c = step * world + rank``: samples
-    ``c * cfg.batch + i`` (``i < cfg.batch``, unless ``indices`` are given), cropped and
+    Process ``rank`` of ``world`` draws chunk ``c = step * world + rank``: positions
+    ``p = c * cfg.batch + i`` (``i < cfg.batch``, unless ``indices`` are given), cropped and
     flipped with a generator seeded by ``[cfg.seed, c, split]``. Chunk ``c`` is therefore what a
     single process (``world=1``) draws at step ``c``.
+
+    With ``cfg.pool == 0`` position ``p`` is the synthetic sample ``p`` of the stream seeded by
+    ``cfg.seed`` (every step new samples; the data change with the training seed). With
+    ``cfg.pool = N`` the training set is fixed: ``N`` samples generated once from
+    ``cfg.data_seed`` (:func:`training_pool`), visited in epochs of ``N`` positions, each epoch
+    in an order shuffled by ``[cfg.seed, epoch]``; the training seed then changes only the
+    order, the crops, the flips and the network's initialisation, as with a real dataset
+    (validation batches, ``split="val"``, are always generated from the stream).
     """
     import torch
 
     chunk = step * world + rank
     rng = np.random.default_rng([cfg.seed, chunk, 0 if split == "train" else 1])
-    if indices is None:
-        indices = [chunk * cfg.batch + i for i in range(cfg.batch)]
-    items = [
-        _crop_flip(_sample_arrays(cfg.data, i, cfg.size, cfg.seed, split), cfg.crop, rng)
-        for i in indices
-    ]
+    if cfg.pool > 0 and split == "train" and indices is None:
+        pool = training_pool(cfg.data, cfg.size, cfg.data_seed, cfg.pool)
+        raw = []
+        for i in range(cfg.batch):
+            epoch, at = divmod(chunk * cfg.batch + i, cfg.pool)
+            order = _epoch_order(cfg.seed, epoch, cfg.pool)
+            raw.append(pool[int(order[at])])
+        items = [_crop_flip(dict(a), cfg.crop, rng) for a in raw]
+    else:
+        if indices is None:
+            indices = [chunk * cfg.batch + i for i in range(cfg.batch)]
+        items = [
+            _crop_flip(_sample_arrays(cfg.data, i, cfg.size, cfg.seed, split), cfg.crop, rng)
+            for i in indices
+        ]
 
     def stack(key: str, scale: float) -> Any:
         arr = np.stack([it[key] for it in items]).astype(np.float32) / scale
@@ -160,6 +252,29 @@ def make_batch(
     }
     batch["weight"] = (batch["trimap"] == 128).float()
     return batch
+
+
+_ORDERS: dict[tuple[int, int, int], np.ndarray] = {}
+
+
+def _epoch_order(seed: int, epoch: int, n: int) -> np.ndarray:
+    """The visiting order of a pool of ``n`` samples in ``epoch`` (cached: one per epoch)."""
+    key = (int(seed), int(epoch), int(n))
+    if key not in _ORDERS:
+        if len(_ORDERS) > 64:
+            _ORDERS.clear()
+        _ORDERS[key] = np.random.default_rng([int(seed), int(epoch), 7]).permutation(n)
+    return _ORDERS[key]
+
+
+def adam(params: Any, *, lr: float, device: str) -> Any:
+    """``torch.optim.Adam`` with the fused kernel (one multi-tensor update, CPU and CUDA):
+    measured 2.7 ms instead of 11.5 ms per step for GCA at width x0.25 (220 tensors) on one
+    CPU thread; the same algorithm, rounding may differ from the per-tensor loop."""
+    import torch
+
+    fused = str(device).split(":")[0] in ("cpu", "cuda")
+    return torch.optim.Adam(params, lr=lr, fused=fused or None)
 
 
 def _to(batch: dict[str, Any], device: str) -> dict[str, Any]:
@@ -339,7 +454,7 @@ def _train(
     model.train()
     if d.world > 1:  # same initial weights everywhere, then a distinct stream (dropout) each
         torch.manual_seed(int(np.random.SeedSequence([cfg.seed, d.rank]).generate_state(1)[0]))
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    opt = adam(model.parameters(), lr=cfg.lr, device=cfg.device)
     sched = torch.optim.lr_scheduler.MultiStepLR(
         opt, milestones=list(cfg.milestones), gamma=cfg.gamma
     )
