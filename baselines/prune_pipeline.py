@@ -1,35 +1,69 @@
-"""The pruning pipeline: sparsity training, selection, surgery, fine-tuning with distillation.
+"""The pruning pipeline: pruning (sparsity) stage, selection, surgery, training stage.
 
 ``mattebench prune --model NAME --method uni|ns|cap|dcp --ratio R --kd none|nst|ofd|sp|spkd``
 runs, in ``--out DIR``, stages that are each cached (a rerun skips finished stages, a killed
 run resumes inside the stage that was running):
 
 1. **teacher** -- the registered model, from ``--teacher CKPT`` (random weights without one:
-   only for smoke tests, and recorded as such);
-2. **sparsity** (``sparse.pt``; skipped for ``uni``) -- the teacher architecture trained on the
-   alpha losses with the criterion's L1 sub-gradient on BN scales (NS: one weight; DCP:
-   encoder x10, decoder x1; CAP: context-guided weights);
+   only for smoke tests, and recorded as such); frozen, in eval mode.
+2. **pruning stage** (``sparse.pt``; skipped for ``uni``) -- a network of the teacher's
+   architecture (at the teacher's widths) trained with the criterion's L1 sub-gradient on the
+   BN scales (NS: one weight; DCP: encoder x10, decoder x1; CAP: context-guided weights).
+   ``sparsity_init="scratch"`` (default, the DCP code ``train_prune.py``, ``methods.md``
+   1.2): fresh weights (:func:`baselines.pruning.reinitialise`), every BN gamma 0.5 and beta
+   0, frozen (:func:`baselines.pruning.slimming_init`); ``"teacher"``: start from the
+   teacher's weights. The loss is the alpha loss to the ground truth; for a criterion that
+   **distils** (DCP, "distillation-based channel pruning") it is
+
+   ``L_alpha(a_s, a_gt) + tw * L1_U(a_s, a_t) + lambda4 * L_KD(F_s, F_t)``
+
+   with ``tw`` = ``teacher_alpha_weight`` and ``lambda4`` = ``prune_kd_weight``, ``L_KD`` the
+   row's feature distillation (NST / OFD / SP / SPKD, 1x1 adapters where widths differ) on the
+   encoder blocks after the first (:data:`TAPS`), so the distillation shapes which channels
+   survive.
 3. **selection** (``spec.json``) -- the criterion's channel spec for the requested ratio
-   (requested and achieved ratios recorded);
-4. **surgery** -- a physically smaller network, weights inherited (``--inherit-weights``,
-   default) or re-initialised (``--reinit``, as the DCP code does);
-   With ``selection_dir``, stages 2-3 are taken from a finished run whose configuration agrees
-   on :data:`SELECTION_FIELDS` (rows of a table that differ only in the distillation share
-   one pruned architecture, as in the paper, and it is trained once).
-5. **fine-tuning** (``student_last.pt``) -- the student trained on the alpha losses (L1 +
-   Laplacian + composition, unknown region), plus ``lambda`` x the feature distillation from the
-   teacher on the encoder except its first block, plus ``w`` x the teacher-alpha L1 on the
-   unknown region (the distillation-based pruning paper's student objective);
+   (requested and achieved ratios recorded). With ``selection_dir``, stages 2-3 are taken from
+   a finished run whose configuration agrees on :func:`selection_fields` (rows that differ
+   only in the *training-stage* distillation share one pruned architecture; for a distilling
+   criterion the pruning-stage distillation -- ``kd``, ``prune_kd_weight``,
+   ``teacher_alpha_weight`` -- is part of the selection's identity, so those rows do not).
+4. **surgery** -- a physically smaller network: weights inherited from the pruning-stage
+   network (``init="inherit"``) or re-initialised (``init="reinit"``, the DCP code's
+   ``train_pruned.py``: the thin network is trained from scratch); every parameter trainable
+   again (beta too).
+5. **training stage** (``student_last.pt``) -- the student trained on the alpha losses (L1 +
+   Laplacian + composition, unknown region) ``+ tw * L1_U(a_s, a_t) + w3 * L_KD(F_s, F_t)``
+   with ``w3`` = ``kd_weight``; no sparsity term.
 6. ``model.pt`` -- our checkpoint format with the full channel spec, so ``create_model`` and
    ``mattebench eval --method model:NAME --method-arg model:NAME checkpoint=DIR/model.pt``
    rebuild and evaluate the student; ``channels.png``/``.pdf``, the per-layer channel
    histogram (teacher vs pruned); with ``measure_size``, ``pruned_table.md`` (parameters,
    MACs, CPU latency of teacher and student, speedup).
 
-Data are the on-the-fly synthetic training samples of :mod:`baselines.training`. PSPNet-50
-(built without its training-only aux head) trains on them as two-class segmentation (VOC's
-"person" where alpha >= 0.5, background elsewhere, the unknown band ignored) with
-cross-entropy and feature distillation; the teacher-alpha term applies to matting models only.
+**The balance factors, one reading everywhere.** The supplement (sec. 3, Table 2) varies
+``(lambda_4, w_3)`` "to analyze the sensitivity about distillation loss" and sets them "in
+training and pruning stages": ``lambda_4`` weights the distillation term of the pruning-stage
+loss (``prune_kd_weight``, ``--prune-kd-weight``) and ``w_3`` the distillation term of the
+training-stage loss (``kd_weight``, ``--kd-weight``); the authors' code uses 1 for both. The
+supplement is silent on the teacher-alpha term's weight; the code uses 1 in both stages
+(``teacher_alpha_weight``, ``--teacher-alpha-weight``).
+
+Both stages use Adam at ``lr`` and clamp every gradient element to ``+-grad_clip`` (the DCP
+code's ``clip_gradient``, 5) after the sparsity sub-gradient is added.
+
+**Deviations from the DCP code** (DIM only; everything else here is our extension to the
+other families): the alpha loss is our matting loss (L1 + Laplacian + composition on the
+unknown region) instead of DIM's Charbonnier loss, and the teacher term is an L1 on the
+unknown region instead of the Charbonnier; the re-initialisation is PyTorch's default, not the
+families' own initialisers; the schedule (iterations, crop, batch) is the caller's; the code's
+defects (``methods.md`` 1.3: SPKD summing only the last level, NST/OFD failing) are not
+reproduced: every level counts.
+
+Data are the on-the-fly synthetic training samples of :mod:`baselines.training` (``pool``
+> 0: a fixed set of that many samples from ``data_seed``). PSPNet-50 (built without its
+training-only aux head) trains on them as two-class segmentation (VOC's "person" where alpha
+>= 0.5, background elsewhere, the unknown band ignored) with cross-entropy and feature
+distillation; the teacher-alpha term applies to matting models only.
 """
 
 from __future__ import annotations
@@ -47,7 +81,14 @@ from baselines.models.checkpoint import save_torch
 from benchmark.io import atomic_write
 from metrics import InputError
 
-__all__ = ["PruneConfig", "prune", "TAPS", "SELECTION_FIELDS"]
+__all__ = [
+    "PruneConfig",
+    "prune",
+    "TAPS",
+    "SELECTION_FIELDS",
+    "DISTILLED_SELECTION_FIELDS",
+    "selection_fields",
+]
 
 #: Distillation taps: the encoder blocks after the first one, per family (module names).
 TAPS: dict[str, tuple[str, ...]] = {
@@ -69,12 +110,15 @@ class PruneConfig:
     ratio: float = 0.5
     kd: str = "none"
     teacher: str | None = None
-    init: str = "inherit"  # or "reinit"
+    init: str = "inherit"  # training stage: "inherit" the pruning-stage weights, or "reinit"
+    sparsity_init: str = "scratch"  # pruning stage starts from "scratch" (DCP) or "teacher"
     sparsity_iters: int = 50
     sparsity_s: float = 1e-4
     finetune_iters: int = 100
-    kd_weight: float = 1.0  # the paper's lambda
-    teacher_alpha_weight: float = 1.0  # the paper's w
+    kd_weight: float = 1.0  # w_3: distillation weight of the training stage
+    prune_kd_weight: float = 1.0  # lambda_4: distillation weight of the pruning stage (DCP)
+    teacher_alpha_weight: float = 1.0  # teacher-alpha term, both stages (supplement silent)
+    grad_clip: float = 5.0  # clamp each gradient element to +-grad_clip (0: off)
     size: int = 96
     crop: int = 64
     batch: int = 2
@@ -85,14 +129,37 @@ class PruneConfig:
     model_kwargs: dict[str, Any] | None = None
     measure_size: int = 0  # > 0: time teacher vs student at this input size (pruned_table.md)
     selection_dir: str | None = None  # reuse sparse.pt + spec.json of a run with equal selection
+    pool: int = 0  # training data: 0 = endless synthetic stream, N = fixed set of N samples
+    data_seed: int = 0  # the fixed set's generator seed (pool > 0)
 
 
-#: The fields that determine stages 1-3 (teacher, sparsity training, selection): two runs that
-#: agree on them select the same channels, so one may reuse the other's (``selection_dir``).
+#: The fields that determine stages 1-3 (teacher, pruning stage, selection) for every
+#: criterion: two runs that agree on them select the same channels, so one may reuse the
+#: other's (``selection_dir``).
 SELECTION_FIELDS: tuple[str, ...] = (
-    "model", "method", "ratio", "teacher", "sparsity_iters", "sparsity_s", "size", "crop",
-    "batch", "lr", "seed", "device", "model_kwargs",
+    "model", "method", "ratio", "teacher", "sparsity_init", "sparsity_iters", "sparsity_s",
+    "grad_clip", "size", "crop", "batch", "lr", "seed", "device", "threads", "model_kwargs",
+    "pool", "data_seed",
 )  # fmt: skip
+#: Added for a criterion whose pruning stage distils (DCP): the distillation is part of the
+#: selection's identity.
+DISTILLED_SELECTION_FIELDS: tuple[str, ...] = ("kd", "prune_kd_weight", "teacher_alpha_weight")
+
+
+def selection_fields(cfg: PruneConfig) -> tuple[str, ...]:
+    """The configuration fields that determine ``cfg``'s channel selection.
+
+    Examples
+    --------
+    >>> "prune_kd_weight" in selection_fields(PruneConfig(method="dcp"))
+    True
+    >>> "kd" in selection_fields(PruneConfig(method="ns"))
+    False
+    """
+    from baselines.pruning import get_criterion
+
+    extra = DISTILLED_SELECTION_FIELDS if get_criterion(cfg.method).distills else ()
+    return SELECTION_FIELDS + extra
 
 
 def _first_tensor(out: Any) -> Any:
@@ -146,7 +213,7 @@ def _train_config(cfg: PruneConfig, iters: int) -> Any:
     return TrainConfig(
         model=cfg.model, model_kwargs=cfg.model_kwargs or {}, size=cfg.size, crop=cfg.crop,
         batch=cfg.batch, iters=iters, lr=cfg.lr, seed=cfg.seed, device=cfg.device,
-        threads=cfg.threads,
+        threads=cfg.threads, pool=cfg.pool, data_seed=cfg.data_seed,
     )  # fmt: skip
 
 
@@ -179,7 +246,9 @@ def _loop(
     params = [p for p in model.parameters() if p.requires_grad] + list(
         getattr(step_fn, "extra_params", [])
     )
-    opt = torch.optim.Adam(params, lr=cfg.lr)
+    from baselines.training import adam
+
+    opt = adam(params, lr=cfg.lr, device=cfg.device)
     step = 0
     if state_path.exists():
         st = torch.load(state_path, map_location=cfg.device, weights_only=False)
@@ -200,6 +269,8 @@ def _loop(
             loss.backward()
             if hasattr(step_fn, "after_backward"):
                 step_fn.after_backward()
+            if cfg.grad_clip > 0:  # DCP utils.clip_gradient: element-wise clamp
+                torch.nn.utils.clip_grad_value_(params, cfg.grad_clip)
             opt.step()
             step += 1
             bar.update()
@@ -219,15 +290,87 @@ def _loop(
         bar.close()
 
 
+class _Distillation:
+    """The teacher terms of one stage: taps on both networks, the distiller (its adapters are
+    trained with the student) and the teacher-alpha weight."""
+
+    def __init__(
+        self, cfg: PruneConfig, student: Any, teacher: Any, adapter: Any, probe: dict[str, Any],
+        *, kd_weight: float, seed: int,
+    ) -> None:  # fmt: skip
+        import torch
+
+        from baselines.distill import get_distiller
+
+        self.cfg, self.teacher, self.adapter = cfg, teacher, adapter
+        self.kd_weight = float(kd_weight)
+        self.use_kd = cfg.kd != "none" and self.kd_weight != 0
+        taps = TAPS[cfg.model]
+        self.s_taps = _Taps(student, taps, pre_relu=cfg.kd == "ofd")
+        self.t_taps = _Taps(teacher, taps, pre_relu=cfg.kd == "ofd")
+        was_training = student.training
+        with torch.no_grad():
+            student.eval()
+            student(*adapter.inputs(probe))
+            teacher(*adapter.inputs(probe))
+        student.train(was_training)
+        s_ch = [f.shape[1] for f in self.s_taps.feats]
+        t_ch = [f.shape[1] for f in self.t_taps.feats]
+        kd_kwargs: dict[str, Any] = {"weight": self.kd_weight}
+        if cfg.kd == "ofd":
+            kd_kwargs.update(
+                student_channels=s_ch, teacher_channels=t_ch, teacher_bns=self.t_taps.bns
+            )
+        elif cfg.kd == "spkd":
+            kd_kwargs.update(student_channels=s_ch, teacher_channels=t_ch)
+        # each stage draws its adapters' initial weights from its own seed, whether the earlier
+        # stages ran here, came from the cache or from ``selection_dir``
+        torch.manual_seed(seed)
+        self.distiller = get_distiller(cfg.kd, **kd_kwargs).to(cfg.device)
+
+    def loss(self, alpha: Any, batch: dict[str, Any]) -> Any:
+        """``tw * L1_U(alpha, teacher alpha) + kd_weight * L_KD`` for the batch the student
+        has just seen (its tapped features are those of that forward)."""
+        import torch
+
+        from baselines.losses import l1_loss
+
+        with torch.no_grad():
+            t_out = self.teacher(*self.adapter.inputs(batch))
+        total = alpha.new_zeros(()) if alpha is not None else None
+        if alpha is not None and self.cfg.teacher_alpha_weight != 0:
+            t_alpha = self.adapter.alpha(t_out)
+            total = total + self.cfg.teacher_alpha_weight * l1_loss(alpha, t_alpha, batch["weight"])
+        if self.use_kd:
+            kd = self.distiller(list(self.s_taps.feats), list(self.t_taps.feats))
+            total = kd if total is None else total + kd
+        return total
+
+    def attach(self, step_fn: Any) -> None:
+        """Train and checkpoint the distiller's parameters with the student."""
+        step_fn.extra_params = list(self.distiller.parameters())
+        step_fn.extra_state = self.distiller.state_dict
+        step_fn.load_extra = lambda sd: sd is not None and self.distiller.load_state_dict(sd)
+
+    def remove(self) -> None:
+        self.s_taps.remove()
+        self.t_taps.remove()
+
+
 def prune(cfg: PruneConfig, out_dir: str | Path, *, progress: bool = True) -> dict[str, Any]:
     """Run (or resume) the pipeline; returns ``{"spec", "ratio", "params_teacher", ...}``."""
     import torch
 
-    from baselines.distill import get_distiller
     from baselines.models import MODELS, create_model, save_checkpoint
     from baselines.models.adapters import get_adapter
     from baselines.models.registry import family_module
-    from baselines.pruning import ChannelSpec, get_criterion, prune_model
+    from baselines.pruning import (
+        ChannelSpec,
+        get_criterion,
+        prune_model,
+        reinitialise,
+        slimming_init,
+    )
     from baselines.pruning.surgery import count_params
     from baselines.training import make_batch
 
@@ -236,6 +379,8 @@ def prune(cfg: PruneConfig, out_dir: str | Path, *, progress: bool = True) -> di
         raise InputError(f"prune: {cfg.model!r} ({task}) has no distillation taps defined here")
     if cfg.init not in ("inherit", "reinit"):
         raise InputError(f"init must be 'inherit' or 'reinit', got {cfg.init!r}")
+    if cfg.sparsity_init not in ("scratch", "teacher"):
+        raise InputError(f"sparsity_init must be 'scratch' or 'teacher', got {cfg.sparsity_init!r}")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     want = json.loads(json.dumps(asdict(cfg)))
@@ -252,17 +397,22 @@ def prune(cfg: PruneConfig, out_dir: str | Path, *, progress: bool = True) -> di
     if adapter.kind == "segmentation":
         kwargs.setdefault("aux", False)  # the aux head is training-only; pruned without it
     teacher = create_model(cfg.model, checkpoint=cfg.teacher, **kwargs).to(cfg.device)
-    teacher.eval()
+    teacher.eval()  # used under no_grad only; distillers detach its features
     family = family_module(cfg.model)
     groups = family.layer_groups(teacher)
     criterion = get_criterion(cfg.method)
     tcfg = _train_config(cfg, cfg.sparsity_iters)
+    probe = {k: v.to(cfg.device) for k, v in make_batch(tcfg, 0).items()}
 
-    # 2. sparsity training (on a copy of the teacher)
+    # 2. pruning stage: a network of the teacher's architecture, sparsified (and distilled)
+    sparsifies = criterion.sparsity and cfg.sparsity_iters > 0
     sparse = copy.deepcopy(teacher).train()
+    if sparsifies and cfg.sparsity_init == "scratch":
+        reinitialise(sparse, cfg.seed + 3)
+        slimming_init(sparse)  # gamma 0.5, beta 0 and frozen
     sel_dir = _selection_dir(cfg)
     if sel_dir is not None:  # another run's stages 2-3 (same selection fields)
-        if criterion.sparsity and cfg.sparsity_iters > 0:
+        if sparsifies:
             sparse.load_state_dict(
                 torch.load(sel_dir / "sparse.pt", map_location=cfg.device, weights_only=False)[
                     "model"
@@ -270,17 +420,27 @@ def prune(cfg: PruneConfig, out_dir: str | Path, *, progress: bool = True) -> di
             )
         if not (out / "spec.json").exists():
             ChannelSpec.load(sel_dir / "spec.json").save(out / "spec.json")
-    elif criterion.sparsity and cfg.sparsity_iters > 0:
+    elif sparsifies and not (out / "spec.json").exists():
         # CAP: the per-channel guide of the last BN of each distilled encoder block, from that
         # block's output on the current batch (DCP's CAP baseline: utils.fm2vector/bn_loss)
         cap_taps = _Taps(sparse, TAPS[cfg.model], pre_relu=False) if cfg.method == "cap" else None
         if cap_taps is not None:
             criterion = get_criterion("cap", guided=_guided_bns(sparse, cfg.model))
         guide: dict[str, Any] = {}
+        distil = (
+            _Distillation(cfg, sparse, teacher, adapter, probe, kd_weight=cfg.prune_kd_weight,
+                          seed=cfg.seed + 4)
+            if criterion.distills
+            else None
+        )  # fmt: skip
 
         def sparsity_step(step: int) -> Any:
             b = {k: v.to(cfg.device) for k, v in make_batch(tcfg, step).items()}
-            loss, _ = _alpha_objective(sparse, adapter, b)
+            loss, alpha = _alpha_objective(sparse, adapter, b)
+            if distil is not None:
+                extra = distil.loss(alpha, b)
+                if extra is not None:
+                    loss = loss + extra
             if cap_taps is not None:
                 guide.clear()
                 guide.update(criterion.guide([f.detach() for f in cap_taps.feats]))
@@ -289,11 +449,20 @@ def prune(cfg: PruneConfig, out_dir: str | Path, *, progress: bool = True) -> di
         sparsity_step.after_backward = lambda: criterion.regularize(
             sparse, cfg.sparsity_s, groups=groups, guide=guide or None
         )  # type: ignore[attr-defined]
+        if distil is not None:
+            distil.attach(sparsity_step)
         _loop(
-            "sparsity", cfg.sparsity_iters, out / "sparse.pt", sparse, sparsity_step, cfg, progress
-        )
+            "pruning stage", cfg.sparsity_iters, out / "sparse.pt", sparse, sparsity_step, cfg,
+            progress,
+        )  # fmt: skip
         if cap_taps is not None:
             cap_taps.remove()
+        if distil is not None:
+            distil.remove()
+    elif sparsifies:  # selection cached: the pruning-stage weights from its last state
+        sparse.load_state_dict(
+            torch.load(out / "sparse.pt", map_location=cfg.device, weights_only=False)["model"]
+        )
     sparse.eval()
 
     # 3. selection
@@ -302,69 +471,37 @@ def prune(cfg: PruneConfig, out_dir: str | Path, *, progress: bool = True) -> di
         spec = ChannelSpec.load(spec_path)
     else:
         spec = criterion.select(sparse, cfg.ratio, groups=groups, model_name=cfg.model)
+        spec.meta.update(
+            {k: want[k] for k in selection_fields(cfg) if k not in ("model", "teacher")}
+        )
         spec.save(spec_path)
 
     # 4. surgery
     student = prune_model(sparse, spec).to(cfg.device)
     if cfg.init == "reinit":
-        torch.manual_seed(cfg.seed + 1)
-        for m in student.modules():
-            if hasattr(m, "reset_parameters") and m is not student:
-                m.reset_parameters()
+        reinitialise(student, cfg.seed + 1)
+    _unfreeze_bn_bias(student)  # the training stage trains beta (DCP's fresh student class)
     student.train()
 
-    # 5. fine-tuning with distillation
+    # 5. training stage with distillation
     ftcfg = replace(tcfg, iters=cfg.finetune_iters)
-    taps = TAPS[cfg.model]
-    s_taps = _Taps(student, taps, pre_relu=cfg.kd == "ofd")
-    t_taps = _Taps(teacher, taps, pre_relu=cfg.kd == "ofd")
-    probe = {k: v.to(cfg.device) for k, v in make_batch(ftcfg, 0).items()}
-    with torch.no_grad():
-        student.eval()
-        student(*adapter.inputs(probe))
-        teacher(*adapter.inputs(probe))
-        student.train()
-    s_ch = [f.shape[1] for f in s_taps.feats]
-    t_ch = [f.shape[1] for f in t_taps.feats]
-    kd_kwargs: dict[str, Any] = {"weight": cfg.kd_weight}
-    if cfg.kd == "ofd":
-        kd_kwargs.update(student_channels=s_ch, teacher_channels=t_ch, teacher_bns=t_taps.bns)
-    elif cfg.kd == "spkd":
-        kd_kwargs.update(student_channels=s_ch, teacher_channels=t_ch)
-    # the fine-tuning stage draws its random numbers (adapter init, dropout) from its own seed,
-    # whether the earlier stages ran here, came from the cache or from ``selection_dir``
-    torch.manual_seed(cfg.seed + 2)
-    distiller = get_distiller(cfg.kd, **kd_kwargs).to(cfg.device)
+    distil = _Distillation(
+        cfg, student, teacher, adapter, probe, kd_weight=cfg.kd_weight, seed=cfg.seed + 2
+    )
 
     def finetune_step(step: int) -> Any:
-        from baselines.losses import l1_loss
-
         b = {k: v.to(cfg.device) for k, v in make_batch(ftcfg, step).items()}
         loss, alpha = _alpha_objective(student, adapter, b)
-        with torch.no_grad():
-            t_out = teacher(*adapter.inputs(b))
-        if alpha is not None:
-            t_alpha = adapter.alpha(t_out)
-            loss = loss + cfg.teacher_alpha_weight * l1_loss(alpha, t_alpha, b["weight"])
-        if cfg.kd != "none":
-            loss = loss + distiller(list(s_taps.feats), list(t_taps.feats))
-        return loss
+        extra = distil.loss(alpha, b)
+        return loss if extra is None else loss + extra
 
-    finetune_step.extra_params = list(distiller.parameters())  # type: ignore[attr-defined]
-    finetune_step.extra_state = distiller.state_dict  # type: ignore[attr-defined]
-    finetune_step.load_extra = lambda sd: sd is not None and distiller.load_state_dict(sd)  # type: ignore[attr-defined]
+    distil.attach(finetune_step)
     if cfg.finetune_iters > 0:
         _loop(
-            "finetune",
-            cfg.finetune_iters,
-            out / "student_last.pt",
-            student,
-            finetune_step,
-            cfg,
-            progress,
-        )
-    s_taps.remove()
-    t_taps.remove()
+            "training stage", cfg.finetune_iters, out / "student_last.pt", student,
+            finetune_step, cfg, progress,
+        )  # fmt: skip
+    distil.remove()
     student.eval()
 
     ratio = spec.ratio()
@@ -372,6 +509,9 @@ def prune(cfg: PruneConfig, out_dir: str | Path, *, progress: bool = True) -> di
         "model": cfg.model,
         "method": cfg.method,
         "kd": cfg.kd,
+        "lambda4": cfg.prune_kd_weight if criterion.distills else None,
+        "w3": cfg.kd_weight,
+        "teacher_alpha_weight": cfg.teacher_alpha_weight,
         "ratio": ratio,
         "params_teacher": count_params(teacher),
         "params_student": count_params(student),
@@ -404,6 +544,14 @@ def prune(cfg: PruneConfig, out_dir: str | Path, *, progress: bool = True) -> di
     return result
 
 
+def _unfreeze_bn_bias(model: Any) -> None:
+    from torch import nn
+
+    for m in model.modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.bias is not None:
+            m.bias.requires_grad_(True)
+
+
 def _last_bn(model: Any, tap: str, purpose: str) -> tuple[str, Any]:
     """Name and module of the last BatchNorm inside the module ``tap`` of ``model``."""
     from torch import nn
@@ -428,7 +576,7 @@ def _guided_bns(model: Any, model_name: str) -> list[str]:
 
 def _selection_dir(cfg: PruneConfig) -> Path | None:
     """``cfg.selection_dir`` checked: finished (``spec.json``, and ``sparse.pt`` when the
-    criterion trains for sparsity) by a configuration equal on :data:`SELECTION_FIELDS`."""
+    criterion trains for sparsity) by a configuration equal on :func:`selection_fields`."""
     if cfg.selection_dir is None:
         return None
     d = Path(cfg.selection_dir)
@@ -437,7 +585,7 @@ def _selection_dir(cfg: PruneConfig) -> Path | None:
         raise InputError(f"selection_dir {d}: no finished selection (spec.json) there")
     theirs = json.loads(cfg_file.read_text())
     mine = json.loads(json.dumps(asdict(cfg)))
-    diff = [k for k in SELECTION_FIELDS if theirs.get(k) != mine.get(k)]
+    diff = [k for k in selection_fields(cfg) if theirs.get(k) != mine.get(k)]
     if diff:
         raise InputError(f"selection_dir {d}: its run differs in {diff}; its channels do not apply")
     return d

@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -301,6 +302,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
         seed=args.seed,
         device=args.device,
         threads=args.threads,
+        pool=args.pool,
+        data_seed=args.data_seed,
     )
     r = train(cfg, args.out, progress=not args.no_progress)
     if r["rank"] != 0:  # under torchrun, process 0 reports
@@ -345,11 +348,14 @@ def _cmd_prune(args: argparse.Namespace) -> int:
         kd=args.kd.lower(),
         teacher=args.teacher,
         init="reinit" if args.reinit else "inherit",
+        sparsity_init=args.sparsity_init,
         sparsity_iters=args.sparsity_iters,
         sparsity_s=args.sparsity_s,
         finetune_iters=args.finetune_iters,
         kd_weight=args.kd_weight,
+        prune_kd_weight=args.prune_kd_weight,
         teacher_alpha_weight=args.teacher_alpha_weight,
+        grad_clip=args.grad_clip,
         size=args.size,
         crop=args.crop,
         batch=args.batch,
@@ -577,6 +583,19 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--device", default="cpu", help="cpu or cuda")
     t.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    t.add_argument(
+        "--pool",
+        type=int,
+        default=0,
+        help="0: an endless synthetic stream seeded by --seed; N: a fixed training set of N "
+        "samples generated from --data-seed, visited in shuffled epochs (default: %(default)s)",
+    )
+    t.add_argument(
+        "--data-seed",
+        type=int,
+        default=0,
+        help="generator seed of the fixed training set (--pool N) (default: %(default)s)",
+    )
     t.add_argument("--no-progress", action="store_true")
     t.set_defaults(func=_cmd_train)
 
@@ -622,20 +641,51 @@ def build_parser() -> argparse.ArgumentParser:
     )
     init = pr.add_mutually_exclusive_group()
     init.add_argument(
-        "--inherit-weights", action="store_true", help="keep the surviving weights (default)"
+        "--inherit-weights",
+        action="store_true",
+        help="training stage: keep the surviving pruning-stage weights (default)",
     )
     init.add_argument(
-        "--reinit", action="store_true", help="re-initialise the pruned network (as the DCP code)"
+        "--reinit",
+        action="store_true",
+        help="training stage: re-initialise the pruned network (as the DCP code)",
+    )
+    pr.add_argument(
+        "--sparsity-init",
+        choices=("scratch", "teacher"),
+        default="scratch",
+        help="pruning stage starts from fresh weights with BN gamma 0.5 and beta frozen at 0 "
+        "(scratch, the DCP code) or from the teacher's weights (default: %(default)s)",
     )
     pr.add_argument("--out", required=True, help="run folder (stages cached; resumes)")
     pr.add_argument("--sparsity-iters", type=int, default=50)
     pr.add_argument("--sparsity-s", type=float, default=1e-4, help="L1 weight on BN scales")
     pr.add_argument("--finetune-iters", type=int, default=100)
     pr.add_argument(
-        "--kd-weight", type=float, default=1.0, help="lambda: feature distillation weight"
+        "--kd-weight",
+        type=float,
+        default=1.0,
+        help="w_3: distillation weight of the training stage (default: %(default)s)",
     )
     pr.add_argument(
-        "--teacher-alpha-weight", type=float, default=1.0, help="w: teacher-alpha L1 weight"
+        "--prune-kd-weight",
+        type=float,
+        default=1.0,
+        help="lambda_4: distillation weight of the pruning stage, for a criterion that distils "
+        "there (DCP) (default: %(default)s)",
+    )
+    pr.add_argument(
+        "--teacher-alpha-weight",
+        type=float,
+        default=1.0,
+        help="teacher-alpha L1 weight on the unknown region, both stages; the supplement is "
+        "silent, the DCP code uses 1 (default: %(default)s)",
+    )
+    pr.add_argument(
+        "--grad-clip",
+        type=float,
+        default=5.0,
+        help="clamp every gradient element to +-this (DCP code: 5; 0: off) (default: %(default)s)",
     )
     pr.add_argument("--size", type=int, default=96)
     pr.add_argument("--crop", type=int, default=64)
@@ -676,6 +726,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rp.add_argument(
         "--set", action="append", default=[], metavar="KEY=VALUE", help="override a setting"
+    )
+    rp.add_argument(
+        "--seeds",
+        type=int,
+        metavar="N",
+        help="train every row N times (training seeds seed .. seed+N-1; the teacher is shared): "
+        "cells show mean +- std, the verdict lines use every seed (default: the profile's)",
+    )
+    rp.add_argument(
+        "--jobs",
+        type=int,
+        default=None,
+        metavar="N",
+        help="run independent (seed, row) units in N worker processes; changes the wall time "
+        "only, not the tables (default: min(2, CPUs))",
     )
     rp.add_argument("--smoke", action="store_true", help="a few steps on tiny images (tests)")
     rp.add_argument("--executor", choices=("process", "dask"), default="process")
@@ -718,6 +783,12 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
     if stray:
         raise InputError(f"--checkpoint {stray[0]}=...: no row or model of that name in {names}")
     t0 = time.perf_counter()
+    overrides = _parse_kv(args.set)
+    if args.seeds is not None:
+        if args.seeds < 1:
+            raise InputError(f"--seeds must be at least 1, got {args.seeds}")
+        overrides["seeds"] = args.seeds
+    jobs = args.jobs if args.jobs is not None else max(1, min(2, os.cpu_count() or 1))
     for n in specs:
         res = reproduce(
             n,
@@ -725,11 +796,12 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
             data_root=args.data_root,
             out=args.out,
             checkpoints={k: v for k, v in checkpoints.items() if k in keys[n]},
-            overrides=_parse_kv(args.set),
+            overrides=overrides,
             smoke=args.smoke,
             progress=not args.no_progress,
             executor=args.executor,
             scheduler=args.scheduler,
+            jobs=jobs,
         )
         for f in res.files:
             if f.suffix == ".md":

@@ -80,3 +80,85 @@ def test_pspnet_segmentation_track(tmp_path: Path) -> None:
     assert r["params_student"] < 0.6 * r["params_teacher"]
     again = create_model("pspnet50", aux=False, checkpoint=tmp_path / "model.pt")
     assert sum(p.numel() for p in again.parameters()) == r["params_student"]
+
+
+# --- distillation-based pruning (DCP) as the authors' code: the distillation shapes the selection
+
+DCP_TINY = dict(
+    model="gca", method="dcp", ratio=0.5, sparsity_iters=6, finetune_iters=0, size=32, crop=32,
+    batch=2, pool=16, model_kwargs={"width_mult": 0.125, "zero_init_residual": False},
+)  # fmt: skip
+
+
+def _selection(tmp_path: Path, name: str, **kw) -> tuple[int, dict]:
+    from baselines.pruning import ChannelSpec
+
+    r = prune(PruneConfig(**{**DCP_TINY, **kw}), tmp_path / name, progress=False)
+    return r["params_student"], ChannelSpec.load(r["spec"]).kept
+
+
+def test_dcp_selection_is_shaped_by_distillation(tmp_path: Path) -> None:
+    """Same seed, same data: the DCP pruning stage with SPKD (lambda_4 = 1) keeps other channels
+    than without distillation; Table 2's three (lambda_4, w_3) settings give three selections
+    and three parameter counts."""
+    plain = _selection(tmp_path, "none", kd="none", teacher_alpha_weight=0.0)
+    table2 = {
+        lam: _selection(tmp_path, f"l{lam}", kd="spkd", prune_kd_weight=lam, kd_weight=lam)
+        for lam in (0.5, 1.0, 2.0)
+    }
+    assert plain[1] != table2[1.0][1]
+    kept = [v[1] for v in table2.values()]
+    assert kept[0] != kept[1] and kept[1] != kept[2] and kept[0] != kept[2]
+    assert len({v[0] for v in table2.values()}) == 3, {k: v[0] for k, v in table2.items()}
+
+
+def test_selection_identity_includes_distillation_only_where_it_acts() -> None:
+    from baselines.prune_pipeline import selection_fields
+
+    dcp = PruneConfig(method="dcp")
+    assert {"kd", "prune_kd_weight", "teacher_alpha_weight"} <= set(selection_fields(dcp))
+    for method in ("ns", "cap", "uni"):  # these do not distil while pruning: rows share one
+        fields = set(selection_fields(PruneConfig(method=method)))
+        assert not fields & {"kd", "prune_kd_weight", "teacher_alpha_weight", "kd_weight"}
+    # the training-stage weight w_3 never changes a selection
+    assert "kd_weight" not in selection_fields(dcp)
+
+
+def test_dcp_pruning_stage_starts_from_scratch_and_records_its_identity(tmp_path: Path) -> None:
+    """gamma starts at 0.5 and beta stays frozen at 0 through the pruning stage (DCP
+    ``train_prune.py``); the spec's meta names the distillation that shaped it."""
+    import json
+
+    cfg = PruneConfig(**{**DCP_TINY, "sparsity_iters": 3}, kd="spkd", prune_kd_weight=2.0)
+    r = prune(cfg, tmp_path, progress=False)
+    sparse = torch.load(tmp_path / "sparse.pt", weights_only=False)["model"]
+    betas = [
+        v for k, v in sparse.items() if k.endswith(".bias") and f"{k[:-5]}.running_mean" in sparse
+    ]
+    gammas = [
+        v for k, v in sparse.items() if k.endswith(".weight") and f"{k[:-7]}.running_mean" in sparse
+    ]
+    assert betas and all(float(b.abs().max()) == 0.0 for b in betas)
+    mean_gamma = float(torch.cat([g.flatten() for g in gammas]).mean())
+    assert abs(mean_gamma - 0.5) < 0.05  # 3 Adam steps of lr 1e-3 from 0.5
+    meta = json.loads((tmp_path / "spec.json").read_text())["meta"]
+    assert meta["kd"] == "spkd" and meta["prune_kd_weight"] == 2.0
+    assert meta["sparsity_init"] == "scratch" and r["lambda4"] == 2.0
+
+
+def test_reinit_training_stage_on_gca(tmp_path: Path) -> None:
+    """The re-initialised thin network (DCP ``train_pruned.py``) works on GCA's spectral-norm
+    layers and trains beta again."""
+    cfg = PruneConfig(**{**DCP_TINY, "finetune_iters": 2}, kd="ofd", init="reinit")
+    r = prune(cfg, tmp_path, progress=False)
+    net = create_model("gca", checkpoint=tmp_path / "model.pt", width_mult=0.125,
+                       zero_init_residual=False)  # fmt: skip
+    assert sum(p.numel() for p in net.parameters()) == r["params_student"]
+    from baselines.models.adapters import get_adapter
+    from baselines.training import TrainConfig, make_batch
+
+    ad = get_adapter("gca")
+    batch = make_batch(TrainConfig(model="gca", size=32, crop=32, batch=1), 0)
+    with torch.no_grad():
+        alpha = ad.alpha(net.eval()(*ad.inputs(batch)))
+    assert torch.isfinite(alpha).all() and alpha.shape[-2:] == (32, 32)

@@ -14,11 +14,11 @@ Conventions shared by every distiller
   to all ones, except OFD whose default is its stage weights ``1 / 2^(n - i - 1)``.
 * **Balance factor.** ``weight`` is the overall distillation weight. In the DCP paper the
   distillation term is balanced by ``lambda_4`` in the pruning stage and ``w_3`` in the training
-  stage (supplement, sec. 3 and Table 2: both varied together over 0.5 / 1 / 2, best trade-off
-  at 1); the official code (DongGeun-Yoon/DCP ``train_prune.py``, ``train_pruned.py``) uses 1
-  in both stages. Build one distiller per stage and set ``weight`` to ``lambda_4`` or ``w_3``.
-  The symbol mapping comes from the supplement only (the main paper's equations were not
-  readable), so treat it as the most plausible reading, not as verified.
+  stage (supplement, sec. 3 and Table 2: both varied together over 0.5 / 1 / 2 "in training and
+  pruning stages"); the official code (DongGeun-Yoon/DCP ``train_prune.py``,
+  ``train_pruned.py``) uses 1 in both. Build one distiller per stage and set ``weight`` to
+  ``lambda_4`` (pruning stage) or ``w_3`` (training stage); the pipeline does so
+  (:mod:`baselines.prune_pipeline`, where the reading is stated once for the whole project).
 * **Bad input raises** :class:`metrics.InputError` (a ``ValueError``) naming the level and the
   shapes; an unknown distiller name raises :class:`metrics.UnknownNameError` with close matches.
 """

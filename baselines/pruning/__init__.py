@@ -9,7 +9,13 @@ from baselines.pruning.coupling import CouplingUnit, count_ties, coupling_units
 from baselines.pruning.criteria import CRITERIA, Criterion, get_criterion, list_criteria
 from baselines.pruning.sparsity import add_bn_l1_subgradient, cap_guide, context_vector
 from baselines.pruning.spec import ChannelSpec
-from baselines.pruning.surgery import count_params, prune_model, spec_param_count
+from baselines.pruning.surgery import (
+    count_params,
+    prune_model,
+    reinitialise,
+    slimming_init,
+    spec_param_count,
+)
 
 __all__ = [
     "CRITERIA",
@@ -25,5 +31,7 @@ __all__ = [
     "get_criterion",
     "list_criteria",
     "prune_model",
+    "reinitialise",
+    "slimming_init",
     "spec_param_count",
 ]

@@ -112,6 +112,9 @@ class Criterion:
     name: ClassVar[str] = ""
     #: Whether the criterion expects a sparsity-training stage before selection.
     sparsity: ClassVar[bool] = True
+    #: Whether that stage also distils from the teacher (teacher alpha + feature KD), so the
+    #: distillation loss and its weights shape the selection (DCP).
+    distills: ClassVar[bool] = False
     default_encoder_weight: ClassVar[float] = 1.0
     default_decoder_weight: ClassVar[float] = 1.0
 
@@ -401,10 +404,14 @@ class DCPCriterion(Criterion):
     """``dcp``: distillation-based channel pruning (Yoon et al., ACCV 2022, official code
     ``pruning.model_prune``): separate global ``|gamma|`` thresholds for the encoder pool and the
     decoder pool, each at ``ratio``; DIM unpooling ties repaired with ``max``. Sparsity stage:
-    ``s * w * sign(gamma)``, ``w = 10`` encoder, ``1`` decoder (``utils.update_BN``)."""
+    ``s * w * sign(gamma)``, ``w = 10`` encoder, ``1`` decoder (``utils.update_BN``), on a
+    student that distils from the teacher while it is sparsified (``distills``: the teacher's
+    alpha and the feature distillation act in the pruning stage, ``train_prune.py``; the
+    pipeline, :func:`baselines.prune_pipeline.prune`, adds those terms)."""
 
     name = "dcp"
     default_encoder_weight = 10.0
+    distills = True
 
     def _keep(self, scores: list[np.ndarray], parts: list[str], ratio: float) -> list[np.ndarray]:
         out: list[np.ndarray | None] = [None] * len(scores)

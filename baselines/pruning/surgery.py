@@ -38,12 +38,76 @@ from baselines.pruning.coupling import (
 )
 from baselines.pruning.spec import ChannelSpec
 
-__all__ = ["prune_model", "spec_param_count", "count_params"]
+__all__ = [
+    "prune_model",
+    "spec_param_count",
+    "count_params",
+    "reinitialise",
+    "slimming_init",
+]
 
 
 def count_params(model: nn.Module) -> int:
     """All parameters (``nn.Parameter`` objects, trainable or not)."""
     return int(sum(p.numel() for p in model.parameters()))
+
+
+@torch.no_grad()
+def reinitialise(model: nn.Module, seed: int, *, power_iterations: int = 5) -> nn.Module:
+    """Draw fresh weights for ``model`` in place (same architecture and widths), seeded.
+
+    Every submodule with ``reset_parameters`` gets PyTorch's default initialisation (convs:
+    Kaiming-uniform with ``a = sqrt(5)`` on the weight's own fan-in; BN: gamma 1, beta 0,
+    running statistics reset). GCA's spectral-norm convolutions (a ``weight_bar`` instead of a
+    ``weight``) get the same default on ``weight_bar`` and fresh unit ``u`` / ``v`` refined by
+    ``power_iterations`` power-iteration steps, so ``sigma`` matches the new weight. The
+    families' own initialisations (GCA's Xavier, DIM's VGG) are *not* re-applied: this is the
+    "re-initialised thin network" of the DCP training stage (``methods.md`` 1.2), whose code
+    builds the student class fresh with PyTorch defaults. Returns ``model``.
+    """
+    import math
+
+    gen = torch.Generator().manual_seed(int(seed))
+    state = torch.get_rng_state()
+    torch.manual_seed(int(torch.randint(0, 2**31 - 1, (1,), generator=gen)))
+    try:
+        for m in model.modules():
+            if m is model:
+                continue
+            bar = getattr(m, "weight_bar", None)
+            if isinstance(bar, torch.Tensor):
+                nn.init.kaiming_uniform_(bar, a=math.sqrt(5))
+                for name in ("weight_u", "weight_v"):
+                    vec = getattr(m, name)
+                    vec.normal_()
+                    vec.div_(vec.norm() + 1e-12)
+                continue
+            if hasattr(m, "reset_parameters"):
+                m.reset_parameters()
+            if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats:
+                m.reset_running_stats()
+        for m in model.modules():
+            if hasattr(m, "power_iterate") and power_iterations > 0:
+                m.power_iterate(power_iterations)
+    finally:
+        torch.set_rng_state(state)
+    return model
+
+
+@torch.no_grad()
+def slimming_init(model: nn.Module, *, gamma: float = 0.5, freeze_beta: bool = True) -> int:
+    """The DCP pruning-stage student's BN state (``train_prune.py``, ``methods.md`` 1.2): every
+    BatchNorm gamma filled with ``gamma`` (0.5) and beta zeroed and, with ``freeze_beta``,
+    excluded from training (``requires_grad = False``), so a channel whose gamma is driven to 0
+    outputs 0 after ReLU and removing it loses nothing. Returns the number of BNs set."""
+    n = 0
+    for m in model.modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.affine:
+            m.weight.fill_(float(gamma))
+            m.bias.zero_()
+            m.bias.requires_grad_(not freeze_beta)
+            n += 1
+    return n
 
 
 def _check(spec: ChannelSpec, model: nn.Module) -> None:
