@@ -111,8 +111,12 @@ class Settings:
     batch_size: int = 4
     lr: float = 1e-3
     init: str = "inherit"
+    sparsity_init: str = "scratch"
+    pool: int = 0
+    teacher_milestone: int = 0
     device: str = "cpu"
     seed: int = 0
+    seeds: int = 1
     threads: int = 2
     eval_workers: int = 1
     smoke: bool = False
@@ -149,6 +153,11 @@ def _check_setting(key: str, value: Any, where: str) -> None:
         raise InputError(f"{where}: setting {key}={value!r} must be {want}")
     if key == "width_mult" and not value <= 1:
         raise InputError(f"{where}: setting width_mult={value!r} must be in (0, 1]")
+    if key == "seeds" and value < 1:
+        raise InputError(f"{where}: setting seeds={value!r} must be at least 1")
+    choices = {"init": ("inherit", "reinit"), "sparsity_init": ("scratch", "teacher")}
+    if key in choices and value not in choices[key]:
+        raise InputError(f"{where}: setting {key}={value!r} must be one of {choices[key]}")
 
 
 def _device(want: str) -> str:
@@ -170,7 +179,8 @@ def settings_for(
     """The settings of ``spec`` under ``profile`` (``overrides``: ``--set key=value``).
 
     The paper profile asks for ``cuda`` and falls back to the CPU when no GPU is present.
-    ``smoke`` caps every count at a few steps on 48-pixel images (32-pixel crops).
+    ``smoke`` caps every count at a few steps on 48-pixel images (32-pixel crops) and runs one
+    training seed unless ``overrides`` name ``seeds``.
     """
     if profile not in PROFILES:
         raise InputError(f"unknown profile {profile!r} (known: {', '.join(PROFILES)})")
@@ -207,6 +217,7 @@ def settings_for(
         s = replace(
             s,
             smoke=True,
+            seeds=s.seeds if "seeds" in (overrides or {}) else 1,
             test_count=min(s.test_count, 2),
             size=48,
             crop=32,
@@ -215,6 +226,8 @@ def settings_for(
             prune_iters=min(s.prune_iters, 2),
             train_iters=min(s.train_iters, 2),
             batch_size=2,
+            pool=min(s.pool, 8),
+            teacher_milestone=0,
         )
     if profile == "quick" and dataset is not None and not dataset.startswith("synthetic"):
         raise InputError(f"{spec.path}: the quick profile runs on synthetic data, not {dataset}")
@@ -272,6 +285,50 @@ def _file_id(path: str) -> dict[str, Any]:
     return {"path": str(p.resolve()), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
 
 
+# --------------------------------------------------------------------------------- teachers
+
+#: Teachers kept in the repository (``benchmark/teachers/index.json``): each entry has the file,
+#: its sha256, the ``TrainConfig`` that made it, the command that makes it again and its
+#: validation loss. A teacher stage whose configuration equals an entry's takes the file
+#: instead of training (the quick profile's GCA teacher: 6000 steps, ~10 min on one core).
+_TEACHERS = "teachers"
+_CHECKED: dict[str, str] = {}
+
+
+def bundled_teachers() -> list[dict[str, Any]]:
+    """The index of the repository's teacher checkpoints (empty when there is none)."""
+    from importlib import resources
+
+    index = resources.files("benchmark") / _TEACHERS / "index.json"
+    if not index.is_file():
+        return []
+    return list(json.loads(index.read_text(encoding="utf-8"))["teachers"])
+
+
+def bundled_teacher(train_config: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The bundled teacher made by exactly ``train_config`` (``asdict(TrainConfig)``), with
+    ``path`` set and its sha256 verified; ``None`` when no entry matches."""
+    from importlib import resources
+
+    want = json.loads(json.dumps(dict(train_config), default=str))
+    for entry in bundled_teachers():
+        if entry["train_config"] != want:
+            continue
+        path = resources.files("benchmark") / _TEACHERS / entry["file"]
+        if not path.is_file():
+            raise InputError(f"bundled teacher {entry['file']}: file missing from {path}")
+        key = str(path)
+        if key not in _CHECKED:
+            _CHECKED[key] = hashlib.sha256(path.read_bytes()).hexdigest()
+        if _CHECKED[key] != entry["sha256"]:
+            raise InputError(
+                f"{path}: sha256 {_CHECKED[key]} differs from the index's {entry['sha256']} "
+                "(a Git LFS pointer or a damaged file?)"
+            )
+        return {**entry, "path": str(path)}
+    return None
+
+
 # --------------------------------------------------------------------------------- result
 
 
@@ -301,12 +358,17 @@ class _Runner:
         executor: str,
         scheduler: str | None,
         log: Callable[[str], None],
+        teacher_seed: int | None = None,
     ) -> None:
         self.spec, self.s, self.out = spec, settings, out
+        self.teacher_seed = settings.seed if teacher_seed is None else teacher_seed
         self.checkpoints = dict(checkpoints)
         self.progress, self.executor, self.scheduler = progress, executor, scheduler
         self.log = log
         self.ran = self.cached = 0
+        self._teachers: dict[str, dict[str, Any]] = {}
+        #: row label -> column -> image -> value, for the claims' paired comparisons
+        self.per_image: dict[str, dict[str, dict[str, float]]] = {}
 
     # ------------------------------------------------------------------ stage plumbing
     def _run(self, stage: _Stage, fn: Callable[[Path], dict[str, Any]]) -> dict[str, Any]:
@@ -335,16 +397,19 @@ class _Runner:
             return valid_side(self.s.crop)
         return self.s.crop
 
-    def _train_config(self, model: str, iters: int, kwargs: dict[str, Any], sd: str) -> Any:
+    def _train_config(
+        self, model: str, iters: int, kwargs: dict[str, Any], sd: str, *, seed: int,
+        milestones: tuple[int, ...] = (),
+    ) -> Any:  # fmt: skip
         from baselines.training import TrainConfig
 
         if self.s.width_mult < 1:
             kwargs = {**kwargs, "width_mult": self.s.width_mult}
         return TrainConfig(
             model=model, model_kwargs=kwargs, size=self.s.size, crop=self._crop(model),
-            batch=self.s.batch_size, iters=iters, lr=self.s.lr, sd_mode=sd,
-            val_every=max(1, min(50, iters)), save_every=max(1, min(25, iters)),
-            seed=self.s.seed, device=self.s.device, threads=self.s.threads,
+            batch=self.s.batch_size, iters=iters, lr=self.s.lr, milestones=milestones,
+            sd_mode=sd, val_every=max(1, min(50, iters)), save_every=max(1, min(25, iters)),
+            seed=seed, device=self.s.device, threads=self.s.threads, pool=self.s.pool,
         )  # fmt: skip
 
     def _trained(self, kind: str, tag: str, model: str, iters: int, kwargs: dict[str, Any],
@@ -356,10 +421,22 @@ class _Runner:
                 f"{self.spec.path}: {tag} needs training but the {self.s.profile} profile sets "
                 "no iterations; give a checkpoint with --checkpoint"
             )
-        cfg = self._train_config(model, max(iters, 1), kwargs, sd)
+        if kind == "teacher":  # one teacher for every training seed: the base seed's
+            drop = self.s.teacher_milestone
+            ms = (drop,) if 0 < drop < iters else ()
+            cfg = self._train_config(model, max(iters, 1), kwargs, sd, seed=self.teacher_seed,
+                                     milestones=ms)  # fmt: skip
+        else:
+            cfg = self._train_config(model, max(iters, 1), kwargs, sd, seed=self.s.seed)
         stage = _Stage(kind, tag, {"train": asdict(cfg)}, self.out)
+        bundled = bundled_teacher(asdict(cfg)) if kind == "teacher" else None
 
         def go(d: Path) -> dict[str, Any]:
+            if bundled is not None:  # the repository's teacher, made by the same config
+                self.log(f"  bundled teacher {bundled['file']} (sha256 checked; made by: "
+                         f"{bundled['command']})")  # fmt: skip
+                return {"checkpoint": bundled["path"], "val_loss": bundled["val_loss"],
+                        "steps": cfg.iters, "bundled": bundled["file"]}  # fmt: skip
             r = train(cfg, d, progress=self.progress)
             return {
                 "checkpoint": str(d / "model.pt"),
@@ -367,10 +444,21 @@ class _Runner:
                 "steps": r["step"],
             }
 
-        return {**self._run(stage, go), "stage": stage.key}
+        res = self._run(stage, go)
+        if res.get("bundled"):  # cached: the bundle's path in this installation
+            if bundled is None:
+                raise InputError(f"{stage.dir}: a cached bundled teacher whose file is gone")
+            res = {**res, "checkpoint": bundled["path"]}
+        return {**res, "stage": stage.key}
 
     def teacher(self, model: str) -> dict[str, Any]:
-        """The network to prune: ``--checkpoint MODEL=PATH``, else trained here."""
+        """The network to prune: ``--checkpoint MODEL=PATH``, else the repository's bundled
+        teacher when its configuration matches, else trained here (once per runner)."""
+        if model not in self._teachers:
+            self._teachers[model] = self._teacher(model)
+        return self._teachers[model]
+
+    def _teacher(self, model: str) -> dict[str, Any]:
         if model in self.checkpoints:
             return {
                 "checkpoint": self.checkpoints[model],
@@ -428,27 +516,54 @@ class _Runner:
             row.sd or "best",
         )  # fmt: skip
 
-    def pruned(self, row: Row) -> dict[str, Any]:
-        from baselines.prune_pipeline import SELECTION_FIELDS, PruneConfig, prune
+    def prune_config(self, row: Row) -> Any:
+        """The row's :class:`~baselines.prune_pipeline.PruneConfig` (its teacher resolved).
+
+        The balance factors, read one way everywhere (:mod:`baselines.prune_pipeline`): the
+        row's ``lambda`` is ``lambda_4``, the distillation weight of the pruning stage
+        (``prune_kd_weight``; it matters only for a criterion that distils there, DCP), and its
+        ``w`` is ``w_3``, the distillation weight of the training stage (``kd_weight``); both
+        default to 1 (the authors' code). The teacher-alpha term (weight 1, as the code; the
+        supplement is silent) belongs to distillation: rows with a distillation loss use it in
+        both stages, the '-' rows (no KD) in neither, so "SPKD / NS" and "SPKD / Ours" differ
+        only in how the channels were chosen.
+        """
+        from baselines.prune_pipeline import PruneConfig
 
         assert row.model is not None and row.prune is not None and row.ratio is not None
         t = self.teacher(row.model)
-        cfg = PruneConfig(
-            model=row.model, method=row.prune, ratio=row.ratio, kd=row.kd or "none",
-            teacher=t["checkpoint"], init=self.s.init, sparsity_iters=self.s.prune_iters,
-            finetune_iters=self.s.train_iters,
-            kd_weight=row.lambda_ if row.lambda_ is not None else 1.0,
-            teacher_alpha_weight=row.w if row.w is not None else 0.0,
+        kd = row.kd or "none"
+        return PruneConfig(
+            model=row.model, method=row.prune, ratio=row.ratio, kd=kd,
+            teacher=t["checkpoint"], init=self.s.init, sparsity_init=self.s.sparsity_init,
+            sparsity_iters=self.s.prune_iters, finetune_iters=self.s.train_iters,
+            kd_weight=row.w if row.w is not None else 1.0,
+            prune_kd_weight=row.lambda_ if row.lambda_ is not None else 1.0,
+            teacher_alpha_weight=0.0 if kd == "none" else 1.0,
             size=self.s.size, crop=self._crop(row.model), batch=self.s.batch_size, lr=self.s.lr,
             seed=self.s.seed, device=self.s.device, threads=self.s.threads,
-            model_kwargs=self._model_kwargs(row.model) or None,
+            model_kwargs=self._model_kwargs(row.model) or None, pool=self.s.pool,
         )  # fmt: skip
-        sel = {k: getattr(cfg, k) for k in SELECTION_FIELDS if k != "teacher"}
-        sel_key = _key({"teacher": t["stage"], **sel})
+
+    def selection_key(self, row: Row) -> str:
+        """What the row's channel selection depends on (teacher stage + selection fields)."""
+        from baselines.prune_pipeline import selection_fields
+
+        cfg = self.prune_config(row)
+        sel = {k: getattr(cfg, k) for k in selection_fields(cfg) if k != "teacher"}
+        return _key({"teacher": self.teacher(row.model)["stage"], **sel})  # type: ignore[arg-type]
+
+    def pruned(self, row: Row) -> dict[str, Any]:
+        from baselines.prune_pipeline import prune
+
+        assert row.model is not None and row.prune is not None
+        t = self.teacher(row.model)
+        cfg = self.prune_config(row)
+        sel_key = self.selection_key(row)
         conf = {k: v for k, v in asdict(cfg).items() if k not in ("teacher", "selection_dir")}
         stage = _Stage("prune", f"{row.model}-{row.prune}-{row.kd or 'none'}",
                        {"prune": conf, "teacher": t["stage"]}, self.out)  # fmt: skip
-        # one selection per (teacher, criterion, ratio, sparsity settings), across specs too
+        # one selection per (teacher, criterion, ratio, pruning-stage settings), across specs
         registry = self.out / "stages" / "selections" / f"{sel_key}.json"
         first = Path(json.loads(registry.read_text())["dir"]) if registry.is_file() else None
         if first is not None and first != stage.dir and (first / "spec.json").is_file():
@@ -518,11 +633,19 @@ class _Runner:
         def go(d: Path) -> dict[str, Any]:
             rows = run(cfg, d, workers=self.s.eval_workers, progress=self.progress,
                        **self._executor())  # fmt: skip
-            return {"means": _means(rows, metrics), "images": len(rows)}
+            per_image = {
+                m: {f"{r['dataset']}/{r['name']}": float(r["metrics"].get(m, math.nan))
+                    for r in rows}
+                for m in metrics
+            }  # fmt: skip
+            return {"means": _means(rows, metrics), "images": len(rows), "per_image": per_image}
 
-        means = self._run(stage, go)["means"]
+        res = self._run(stage, go)
+        means = res["means"]
         # the group's metrics fill the spec's columns position-wise (sad_whole -> "SAD")
-        return {col: means[m] for col, m in zip(self.spec.metrics, metrics, strict=True)}
+        cols = list(zip(self.spec.metrics, metrics, strict=True))
+        self.per_image[row.label] = {c: res["per_image"][m] for c, m in cols}
+        return {col: means[m] for col, m in cols}
 
     def _executor(self) -> dict[str, Any]:
         if self.executor == "process":
@@ -661,9 +784,22 @@ def _table(spec: Spec, rows: list[dict[str, Any]]) -> tuple[list[str], list[list
         cells = [r["label"]]
         for c in cols:
             pub = r["published"].get(c)
-            cells += [_fmt(r["ours"].get(c), like[c]), pub if pub is not None else "-"]
+            cells += [_cell(r, c, like[c]), pub if pub is not None else "-"]
         body.append(cells)
     return head, body
+
+
+def _cell(r: Mapping[str, Any], col: str, like: str | None) -> str:
+    """``mean +- std`` over the training seeds (the std with as many decimals as the mean);
+    the mean alone with one seed or for a row shared by the seeds (the teacher)."""
+    mean = _fmt(r["ours"].get(col), like)
+    std = (r.get("ours_std") or {}).get(col)
+    if std is None or mean == "-" or r.get("shared_across_seeds") or math.isnan(std):
+        return mean
+    decimals = len(mean.split(".")[1]) if "." in mean else 0
+    if "e" in mean:
+        return f"{mean} ± {std:.2g}"
+    return f"{mean} ± {std:.{decimals}f}"
 
 
 def _md(head: list[str], body: list[list[str]]) -> str:
@@ -672,38 +808,65 @@ def _md(head: list[str], body: list[list[str]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _tex(head: list[str], body: list[list[str]], caption: str) -> str:
+def _tex(head: list[str], body: list[list[str]], caption: str, notes: Sequence[str] = ()) -> str:
     from reports.tables import _tex_escape
 
     lines = [r"\begin{table}[t]", r"\centering", rf"\caption{{{_tex_escape(caption)}}}",
              rf"\begin{{tabular}}{{l{'r' * (len(head) - 1)}}}", r"\hline",
              " & ".join(_tex_escape(h) for h in head) + r" \\", r"\hline"]  # fmt: skip
-    lines += [" & ".join(_tex_escape(c) for c in row) + r" \\" for row in body]
-    lines += [r"\hline", r"\end{tabular}", r"\end{table}"]
+    lines += [
+        " & ".join(_tex_escape(c).replace(" ± ", r" $\pm$ ") for c in row) + r" \\" for row in body
+    ]
+    lines += [r"\hline", r"\end{tabular}"]
+    if notes:
+        lines += [r"\par\footnotesize"] + [
+            _tex_escape(n.replace("**", "")).replace("±", r"$\pm$") + r" \\" for n in notes
+        ]
+    lines += [r"\end{table}"]
     return "\n".join(lines) + "\n"
 
 
-def _csv(spec: Spec, rows: list[dict[str, Any]]) -> str:
+def _csv(spec: Spec, rows: list[dict[str, Any]], seeds: Sequence[int] = (0,)) -> str:
+    """One line per row: per column ``_ours`` (mean over seeds), ``_ours_std`` (sample std,
+    two or more seeds), ``_seed<k>`` (every seed's value) and ``_paper``."""
     import csv
     import io
 
     buf = io.StringIO()
     w = csv.writer(buf)
     cols = _table_columns(spec)
-    w.writerow(["row", "group", *(f"{c}_{k}" for c in cols for k in ("ours", "paper"))])
+    many = len(seeds) > 1
+    kinds = ["ours", *(["ours_std", *(f"seed{sd}" for sd in seeds)] if many else []), "paper"]
+    w.writerow(["row", "group", *(f"{c}_{k}" for c in cols for k in kinds)])
+
+    def num(v: Any) -> str:
+        return "" if v is None or (isinstance(v, float) and math.isnan(v)) else repr(float(v))
+
     for r in rows:
         vals = []
         for c in cols:
-            v = r["ours"].get(c)
-            vals += ["" if v is None or math.isnan(v) else repr(v), r["published"].get(c, "")]
+            vals.append(num(r["ours"].get(c)))
+            if many:
+                vals.append(num((r.get("ours_std") or {}).get(c)))
+                per = (r.get("ours_seeds") or {}).get(c) or [None] * len(seeds)
+                vals += [num(v) for v in per]
+            vals.append(r["published"].get(c, ""))
         w.writerow([r["label"], r["group"] or "", *vals])
     return buf.getvalue()
 
 
-def _caption(spec: Spec, s: Settings, skipped: Sequence[str] = ()) -> str:
+def _caption(
+    spec: Spec, s: Settings, skipped: Sequence[str] = (), seeds: Sequence[int] = ()
+) -> str:
     parts = [f"Published: {spec.source.ref} of {spec.source.paper}."]
     if spec.convention:
         parts.append(f"Ours: convention {spec.convention}, mean over images.")
+    if len(seeds) > 1:
+        parts.append(
+            f"Each cell: mean ± sample std over {len(seeds)} training seeds "
+            f"({', '.join(map(str, seeds))}; one teacher shared by all, the test set fixed); "
+            "every seed's value is in table.csv."
+        )
     if not spec.metrics and spec.kind == "table":
         parts.append(
             f"Ours: counted on the registered architectures at width x{s.width_mult:g} (no data, "
@@ -717,9 +880,16 @@ def _caption(spec: Spec, s: Settings, skipped: Sequence[str] = ()) -> str:
             if n
         )  # fmt: skip
         parts.append(
-            f"Quick profile: {s.dataset} ({s.test_count} test images, {s.size} px), networks at "
-            f"width x{s.width_mult:g}, {steps}, batch {s.batch_size}, seed {s.seed}, CPU: compare "
-            "rows with each other, not with the paper column."
+            f"Quick profile: {s.dataset} ({s.test_count} test images, {s.size} px"
+            + (f"; training set of {s.pool} samples" if s.pool else "")
+            + f"), networks at width x{s.width_mult:g}, {steps}, batch {s.batch_size}, "
+            + (
+                f"pruning stage from {s.sparsity_init}, training stage "
+                f"{'re-initialised' if s.init == 'reinit' else 'inherits its weights'}, "
+                if _prunes(spec)
+                else ""
+            )
+            + f"seed {s.seed}, CPU: compare rows with each other, not with the paper column."
         )
     else:
         parts.append(f"Paper profile: {s.dataset} from {s.data_root}, the checkpoints given.")
@@ -728,6 +898,325 @@ def _caption(spec: Spec, s: Settings, skipped: Sequence[str] = ()) -> str:
     if s.smoke:
         parts.append("SMOKE RUN (a few steps): the numbers mean nothing.")
     return " ".join(parts)
+
+
+def _row_entry(r: _Runner, spec: Spec, row: Row) -> dict[str, Any]:
+    """One row under ``r``'s settings (one training seed): its network, values, per-image
+    values (for the claims) and, for pruned rows, the balance factors it ran with."""
+    entry: dict[str, Any] = {"ours": {}}
+    needs_metrics = bool(spec.metrics)
+    model = None
+    if needs_metrics or spec.kind == "figure" or row.prune is not None:
+        model = r.row_model(row)
+        if model is None:
+            return {"ours": {}, "skipped": "no checkpoint given"}
+        entry["checkpoint"] = model["checkpoint"]
+        if "spec" in model:
+            entry["spec"] = model["spec"]
+        if row.prune is not None and not model.get("given"):
+            cfg = r.prune_config(row)
+            entry["balance"] = {
+                "lambda_4 (prune_kd_weight)": cfg.prune_kd_weight,
+                "w_3 (kd_weight)": cfg.kd_weight,
+                "teacher_alpha_weight": cfg.teacher_alpha_weight,
+            }
+            entry["params_student"] = model.get("params_student")
+    if needs_metrics:
+        assert model is not None
+        entry["ours"].update(r.evaluate(row, model))
+        entry["per_image"] = r.per_image.get(row.label, {})
+    if spec.columns:
+        entry["ours"].update({c: v for c, v in r.size(row, model).items() if c in spec.columns})
+    return entry
+
+
+@dataclass(frozen=True)
+class _Job:
+    """What a worker needs to run one (seed, row) of a spec (picklable)."""
+
+    spec_name: str
+    settings: Settings
+    out: str
+    checkpoints: dict[str, str]
+    seed: int
+    teacher_seed: int
+    row: int
+    progress: bool
+    executor: str
+    scheduler: str | None
+    prefix: str
+
+
+def _run_job(job: _Job) -> dict[str, Any]:
+    """Run one (seed, row) job; in a worker process or in this one."""
+    spec = load_spec(job.spec_name)
+    s = replace(job.settings, seed=job.seed)
+
+    def log(msg: str) -> None:
+        print(f"{job.prefix}{msg}", file=sys.stderr, flush=True)
+
+    r = _Runner(spec, s, Path(job.out), checkpoints=job.checkpoints, progress=job.progress,
+                executor=job.executor, scheduler=job.scheduler, log=log,
+                teacher_seed=job.teacher_seed)  # fmt: skip
+    row = spec.rows[job.row]
+    t0 = time.perf_counter()
+    log(f"- {row.label}")
+    entry = _row_entry(r, spec, row)
+    entry.update(ran=r.ran, cached=r.cached, seconds=time.perf_counter() - t0)
+    return entry
+
+
+def _plan(spec: Spec, r: _Runner, seeds: Sequence[int]) -> list[list[tuple[int, int]]]:
+    """(seed, row index) jobs in two phases: the first run of every channel selection (and
+    every row that selects nothing), then the rows that reuse a selection of phase 1. Jobs of
+    one phase are independent, so they may run in parallel. A teacher row is evaluated once
+    (the teacher is shared by the seeds)."""
+    first: list[tuple[int, int]] = []
+    later: list[tuple[int, int]] = []
+    seen: set[str] = set()
+    trains = r.s.profile == "quick" or r.s.smoke
+    for seed in seeds:
+        rs = replace(r.s, seed=seed)
+        runner = _Runner(spec, rs, r.out, checkpoints=r.checkpoints, progress=False,
+                         executor=r.executor, scheduler=r.scheduler, log=r.log,
+                         teacher_seed=r.teacher_seed)  # fmt: skip
+        for i, row in enumerate(spec.rows):
+            if not row.runnable:
+                continue
+            if _is_teacher_row(spec, row) and seed != seeds[0]:
+                continue
+            given = row.label in r.checkpoints or f"{row.group}:{row.label}" in r.checkpoints
+            if row.prune is not None and trains and not given:
+                key = runner.selection_key(row)
+                (later if key in seen else first).append((seed, i))
+                seen.add(key)
+            else:
+                first.append((seed, i))
+    return [p for p in (first, later) if p]
+
+
+def _run_phases(
+    phases: list[list[tuple[int, int]]], make_job: Callable[[int, int], _Job], jobs: int,
+    log: Callable[[str], None],
+) -> dict[tuple[int, int], dict[str, Any]]:  # fmt: skip
+    """Every job of every phase (phases in order); ``jobs`` > 1: one spawn process pool for
+    all phases (its workers start, import torch and load the training pool once)."""
+    results: dict[tuple[int, int], dict[str, Any]] = {}
+    total = sum(len(p) for p in phases)
+    t0 = time.perf_counter()
+    if jobs <= 1:
+        for phase in phases:
+            for k in phase:
+                results[k] = _run_job(make_job(*k))
+                _log_done(log, len(results), total, t0)
+        return results
+    import multiprocessing
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+    ctx = multiprocessing.get_context("spawn")  # torch's thread pool does not survive fork
+    workers = min(jobs, max(len(p) for p in phases))
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as ex:
+        for phase in phases:
+            pending = {ex.submit(_run_job, make_job(*k)): k for k in phase}
+            while pending:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for f in done:
+                    results[pending.pop(f)] = f.result()  # a worker's error is raised here
+                    _log_done(log, len(results), total, t0)
+    return results
+
+
+def _log_done(log: Callable[[str], None], n: int, total: int, t0: float) -> None:
+    el = time.perf_counter() - t0
+    eta = el / n * (total - n)
+    log(f"[{n}/{total} rows done, {el:.0f} s elapsed, about {eta:.0f} s to go]")
+
+
+def _aggregate(
+    spec: Spec, seeds: Sequence[int], results: Mapping[tuple[int, int], dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Per row: the mean over seeds in ``ours``, the sample std (ddof 1) in ``ours_std``
+    (with two or more seeds), every seed's value in ``ours_seeds``."""
+    rows: list[dict[str, Any]] = []
+    for i, row in enumerate(spec.rows):
+        entry: dict[str, Any] = {"label": row.label, "group": row.group,
+                                 "published": dict(row.published), "ours": {},
+                                 "model": row.model}  # fmt: skip
+        got = {seed: results[(seed, i)] for seed in seeds if (seed, i) in results}
+        if row.runnable and got and len(got) < len(seeds):  # a shared teacher row
+            only = next(iter(got.values()))
+            got = dict.fromkeys(seeds, only)
+            entry["shared_across_seeds"] = True
+        if not got:
+            rows.append(entry)
+            continue
+        base = got[seeds[0]]
+        if "skipped" in base:
+            entry["skipped"] = base["skipped"]
+            rows.append(entry)
+            continue
+        for k in ("checkpoint", "spec", "balance", "params_student"):
+            if k in base:
+                entry[k] = base[k]
+        cols = list(dict.fromkeys(c for e in got.values() for c in e["ours"]))
+        per_seed = {c: [_num(got[sd]["ours"].get(c)) for sd in seeds] for c in cols}
+        entry["ours"] = {c: _nanmean(v) for c, v in per_seed.items()}
+        if len(seeds) > 1:
+            entry["ours_std"] = {c: _nanstd(v) for c, v in per_seed.items()}
+            entry["ours_seeds"] = per_seed
+        entry["per_image"] = {str(sd): got[sd].get("per_image", {}) for sd in seeds}
+        rows.append(entry)
+    return rows
+
+
+def _num(v: Any) -> float:
+    return math.nan if v is None else float(v)
+
+
+def _nanmean(vals: Sequence[float]) -> float:
+    good = [v for v in vals if not math.isnan(v)]
+    return math.fsum(good) / len(good) if good else math.nan
+
+
+def _nanstd(vals: Sequence[float]) -> float:
+    good = [v for v in vals if not math.isnan(v)]
+    if len(good) < 2:
+        return math.nan
+    m = math.fsum(good) / len(good)
+    return math.sqrt(math.fsum((v - m) ** 2 for v in good) / (len(good) - 1))
+
+
+# --------------------------------------------------------------------------------- claims
+
+#: Bootstrap resamples and seed of the claims' intervals (fixed: same run -> same verdicts).
+CLAIM_RESAMPLES = 4000
+CLAIM_SEED = 0
+CLAIM_CONFIDENCE = 0.95
+
+
+def claim_interval(
+    diff: Any, *, confidence: float = CLAIM_CONFIDENCE, resamples: int = CLAIM_RESAMPLES,
+    seed: int = CLAIM_SEED,
+) -> tuple[float, float, float]:  # fmt: skip
+    """Mean and percentile interval of a (seeds x images) array of paired differences.
+
+    A *crossed* bootstrap: each resample draws the training seeds with replacement and,
+    independently, the test images with replacement (one image draw for all seeds, as the
+    differences are paired by image), so the interval carries both the training noise and
+    the test-set sampling; with one seed it is the ordinary bootstrap over images. Percentile
+    interval, ``resamples`` draws from ``numpy.random.default_rng(seed)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> m, lo, hi = claim_interval(np.full((3, 8), -1.0))
+    >>> (m, lo, hi)
+    (-1.0, -1.0, -1.0)
+    """
+    import numpy as np
+
+    d = np.asarray(diff, dtype=np.float64)
+    n_seeds, n_img = d.shape
+    rng = np.random.default_rng(seed)
+    si = rng.integers(0, n_seeds, size=(resamples, n_seeds))
+    ii = rng.integers(0, n_img, size=(resamples, n_img))
+    # mean over the resampled seeds x images grid = mean over seeds of per-seed image means
+    per_seed = d[:, ii]  # (seeds, resamples, images)
+    img_means = per_seed.mean(axis=2)  # (seeds, resamples)
+    stats = np.take_along_axis(img_means.T, si, axis=1).mean(axis=1)
+    a = (1 - confidence) / 2
+    lo, hi = np.quantile(stats, [a, 1 - a])
+    return float(d.mean()), float(lo), float(hi)
+
+
+def claim_verdicts(
+    spec: Spec, rows: Sequence[dict[str, Any]], seeds: Sequence[int]
+) -> list[dict[str, Any]]:
+    """For each of the spec's claims and each metric column: the mean paired difference
+    (better row - other row), its 95 % crossed-bootstrap interval (:func:`claim_interval`),
+    in how many seeds the claimed row was better, and the verdict: ``supports`` (the interval
+    lies on the claimed side of 0), ``contradicts`` (on the other side) or ``cannot
+    separate``. Images missing or NaN for either row in any seed are left out (counted)."""
+    import numpy as np
+
+    by_label = {r["label"]: r for r in rows}
+    out = []
+    for c in spec.claims:
+        a, b = by_label.get(c.better), by_label.get(c.than)
+        res: dict[str, Any] = {"text": c.text, "better": c.better, "than": c.than, "metrics": {}}
+        out.append(res)
+        if a is None or b is None or "per_image" not in a or "per_image" not in b:
+            res["note"] = "not run"
+            continue
+        for col in spec.metrics:
+            higher = METRICS[col].higher_is_better if col in METRICS else col == "miou"
+            pa = [a["per_image"].get(str(sd), {}).get(col, {}) for sd in seeds]
+            pb = [b["per_image"].get(str(sd), {}).get(col, {}) for sd in seeds]
+            names = sorted(set.intersection(*(set(x) for x in pa + pb))) if pa and pb else []
+            d = np.array([[pa[k][n] - pb[k][n] for n in names] for k in range(len(seeds))])
+            keep = ~np.isnan(d).any(axis=0) if d.size else np.zeros(0, bool)
+            d = d[:, keep] if d.size else d
+            if d.size == 0:
+                res["metrics"][col] = {"verdict": "not run", "images": 0}
+                continue
+            mean, lo, hi = claim_interval(d)
+            sign = 1.0 if higher else -1.0  # "better" means a smaller error, larger mIoU
+            if higher and lo > 0 or not higher and hi < 0:
+                verdict = "supports"
+            elif higher and hi < 0 or not higher and lo > 0:
+                verdict = "contradicts"
+            else:
+                verdict = "cannot separate"
+            wins = int(sum((sign * d[k].mean()) > 0 for k in range(d.shape[0])))
+            res["metrics"][col] = {
+                "diff": mean, "lo": lo, "hi": hi, "verdict": verdict, "images": int(d.shape[1]),
+                "seeds": int(d.shape[0]), "seeds_better": wins,
+                "dropped_images": len(names) - int(d.shape[1]),
+            }  # fmt: skip
+    return out
+
+
+def _verdict_lines(verdicts: Sequence[dict[str, Any]], spec: Spec, n_seeds: int) -> list[str]:
+    """One line per claim: the verdict per metric, with the difference and its interval."""
+    lines = []
+    for v in verdicts:
+        if v.get("note"):
+            lines.append(f"- {v['text']}: {v['note']}.")
+            continue
+        parts = []
+        for col, m in v["metrics"].items():
+            if m["verdict"] == "not run":
+                continue
+            fmt = _fmt_pair(m["diff"], m["lo"], m["hi"])
+            parts.append(f"{_column_label(col)} {m['verdict']} ({fmt}; better in "
+                         f"{m['seeds_better']}/{m['seeds']} seeds)")  # fmt: skip
+        kinds = [m["verdict"] for m in v["metrics"].values()]
+        overall = (
+            "supported" if kinds and all(k == "supports" for k in kinds)
+            else "contradicted" if kinds and all(k == "contradicts" for k in kinds)
+            else "mixed" if "supports" in kinds and "contradicts" in kinds
+            else "partly supported" if "supports" in kinds
+            else "partly contradicted" if "contradicts" in kinds
+            else "not separated"
+        )  # fmt: skip
+        lines.append(f"- **{v['text']}** ({v['better']} vs {v['than']}): {overall}. "
+                     + "; ".join(parts) + ".")  # fmt: skip
+    if lines:
+        how = (
+            f"over {n_seeds} training seeds x the test images" if n_seeds > 1
+            else "over the test images of one training seed (training noise not covered)"
+        )  # fmt: skip
+        lines.insert(0, f"Claims of the paper, checked on this run (paired difference "
+                        f"claimed-better minus other, 95 % crossed-bootstrap interval {how}; "
+                        "'supports' / 'contradicts': the interval excludes 0; "
+                        "'cannot separate': it does not):")  # fmt: skip
+    return lines
+
+
+def _fmt_pair(mean: float, lo: float, hi: float) -> str:
+    scale = max(abs(mean), abs(lo), abs(hi), 1e-12)
+    digits = max(1, 3 - int(math.floor(math.log10(scale))))
+    return f"{mean:+.{digits}f} [{lo:+.{digits}f}, {hi:+.{digits}f}]"
 
 
 # --------------------------------------------------------------------------------- driver
@@ -746,14 +1235,20 @@ def reproduce(
     executor: str = "process",
     scheduler: str | None = None,
     log: Callable[[str], None] | None = None,
+    jobs: int = 1,
 ) -> ReproduceResult:
     """Regenerate one spec's table or figure in ``out`` (see the module docstring).
+
+    ``jobs`` > 1 runs independent (seed, row) units in that many worker processes (spawned;
+    each stage still uses the profile's ``threads``), which changes the wall time only: every
+    stage is a function of its configuration, so the tables are the same.
 
     Returns
     -------
     ReproduceResult
-        Rows with ``ours`` and ``published`` values, the files written, wall time and how many
-        stages ran vs came from the cache.
+        Rows with ``ours`` (mean over the training seeds), ``ours_std`` and ``ours_seeds``
+        (two or more seeds) and ``published`` values, the files written, wall time and how
+        many stages ran vs came from the cache.
     """
     t0 = time.perf_counter()
     spec = load_spec(spec_name)
@@ -767,60 +1262,76 @@ def reproduce(
             raise InputError(f"--checkpoint {k}=...: {spec.id} has no row or model {k!r}")
     r = _Runner(spec, s, out, checkpoints=ck, progress=progress, executor=executor,
                 scheduler=scheduler, log=logf)  # fmt: skip
-    logf(f"reproduce {spec.id} [{s.profile}{' smoke' if s.smoke else ''}] -> {out / spec.id}")
-    rows: list[dict[str, Any]] = []
-    figures: list[dict[str, Any]] = []
-    skipped: list[str] = []
-    for row in spec.rows:
-        entry: dict[str, Any] = {
-            "label": row.label,
-            "group": row.group,
-            "published": dict(row.published),
-            "ours": {},
-            "model": row.model,
-        }
-        if row.runnable:
-            logf(f"- {row.label}")
-            needs_metrics = bool(spec.metrics)
-            model = None
-            if needs_metrics or spec.kind == "figure" or row.prune is not None:
-                model = r.row_model(row)
-                if model is None:
-                    entry["skipped"] = "no checkpoint given"
-                    skipped.append(row.label)
-                    rows.append(entry)
-                    continue
-                entry["checkpoint"] = model["checkpoint"]
-            if needs_metrics:
-                assert model is not None
-                entry["ours"].update(r.evaluate(row, model))
-            if spec.columns:
-                entry["ours"].update(
-                    {c: v for c, v in r.size(row, model).items() if c in spec.columns}
-                )
-            if spec.kind == "figure" and model is not None and "spec" in model:
-                figures.append({"row": row.label, "spec": model["spec"]})
-        rows.append(entry)
+    # a figure draws one selection: the base seed's
+    seeds = [s.seed + k for k in range(s.seeds)] if spec.kind == "table" else [s.seed]
+    logf(f"reproduce {spec.id} [{s.profile}{' smoke' if s.smoke else ''}] -> {out / spec.id}"
+         f" (training seeds {', '.join(map(str, seeds))})")  # fmt: skip
+    if s.profile == "quick" or s.smoke:  # teachers first: every seed's rows share them
+        for model in dict.fromkeys(
+            row.model for row in spec.rows
+            if row.model and (row.prune is not None or _is_teacher_row(spec, row))
+        ):  # fmt: skip
+            r.teacher(model)
+    phases = _plan(spec, r, seeds)
+    parallel = jobs > 1 and sum(len(p) for p in phases) > 1
+    if parallel and s.pool > 0 and (s.profile == "quick" or s.smoke):
+        from baselines.training import training_pool
+
+        training_pool("portrait", s.size, 0, s.pool)  # once here; the workers load its cache
+
+    def make_job(seed: int, i: int) -> _Job:
+        return _Job(spec_name=spec_name, settings=s, out=str(out), checkpoints=ck, seed=seed,
+                    teacher_seed=s.seed, row=i, progress=progress and not parallel,
+                    executor=executor, scheduler=scheduler,
+                    prefix=f"[seed {seed}] " if len(seeds) > 1 else "")  # fmt: skip
+
+    results = _run_phases(phases, make_job, jobs if parallel else 1, logf)
+    ran = r.ran + sum(e.get("ran", 0) for e in results.values())
+    cached = r.cached + sum(e.get("cached", 0) for e in results.values())
+    rows = _aggregate(spec, seeds, results)
+    skipped = [e["label"] for e in rows if e.get("skipped")]
+    figures = [
+        {"row": e["label"], "spec": e["spec"]} for e in rows
+        if spec.kind == "figure" and e.get("spec") and not e.get("skipped")
+    ]  # fmt: skip
+    verdicts = claim_verdicts(spec, rows, seeds) if spec.kind == "table" else []
     dest = out / spec.id
     dest.mkdir(parents=True, exist_ok=True)
     if skipped:
         logf(f"rows without a checkpoint (left empty): {', '.join(skipped)}")
-    files = _write_outputs(spec, s, rows, figures, dest, skipped)
+    files = _write_outputs(spec, s, rows, figures, dest, skipped, seeds=seeds, verdicts=verdicts)
     seconds = time.perf_counter() - t0
     summary = {
         "spec": spec.id, "title": spec.title, "kind": spec.kind, "source": asdict(spec.source),
-        "profile": s.profile, "smoke": s.smoke, "settings": s.key_data(), "rows": rows,
+        "profile": s.profile, "smoke": s.smoke, "settings": s.key_data(), "seeds": seeds,
+        "rows": rows, "claims": verdicts,
         "files": [str(f.relative_to(dest)) for f in files], "seconds": seconds,
         "columns": _table_columns(spec),
         "groups": {g.name: g.label for g in spec.groups},
-        "stages_run": r.ran, "stages_cached": r.cached, "caption": _caption(spec, s, skipped),
+        "stages_run": ran, "stages_cached": cached,
+        "caption": _caption(spec, s, skipped, seeds),
+        "verdict_lines": _verdict_lines(verdicts, spec, len(seeds)),
+        "balance_factors": BALANCE_FACTORS if _prunes(spec) else None,
         "note": spec.note, "finished": time.strftime("%Y-%m-%d %H:%M:%S"),
     }  # fmt: skip
     with atomic_write(dest / "result.json") as fh:
         json.dump(summary, fh, indent=2, default=_json_default)
     write_index(out)
-    logf(f"done {spec.id} in {seconds:.0f} s ({r.ran} stages run, {r.cached} cached)")
-    return ReproduceResult(spec.id, s.profile, dest, rows, files, seconds, r.ran, r.cached)
+    logf(f"done {spec.id} in {seconds:.0f} s ({ran} stages run, {cached} cached)")
+    return ReproduceResult(spec.id, s.profile, dest, rows, files, seconds, ran, cached)
+
+
+#: The one reading of the pruning supplement's balance factors (sec. 3, Table 2), as used by
+#: the specs' ``lambda`` / ``w``, :mod:`baselines.prune_pipeline` and ``mattebench prune``.
+BALANCE_FACTORS: dict[str, str] = {
+    "lambda_4": "weight of the distillation term in the pruning-stage loss (spec 'lambda', "
+    "PruneConfig.prune_kd_weight, --prune-kd-weight); acts only where the criterion distils "
+    "while pruning (DCP)",
+    "w_3": "weight of the distillation term in the training-stage loss (spec 'w', "
+    "PruneConfig.kd_weight, --kd-weight)",
+    "teacher_alpha_weight": "not given by the supplement; 1 in both stages for rows with "
+    "distillation, as the authors' code (train_prune.py, train_pruned.py); 0 for '-' rows",
+}
 
 
 def _json_default(o: Any) -> Any:
@@ -831,16 +1342,19 @@ def _json_default(o: Any) -> Any:
 
 def _write_outputs(
     spec: Spec, s: Settings, rows: list[dict[str, Any]], figures: list[dict[str, Any]],
-    dest: Path, skipped: Sequence[str] = (),
+    dest: Path, skipped: Sequence[str] = (), *, seeds: Sequence[int] = (0,),
+    verdicts: Sequence[dict[str, Any]] = (),
 ) -> list[Path]:  # fmt: skip
     files: list[Path] = []
-    caption = _caption(spec, s, skipped)
+    caption = _caption(spec, s, skipped, seeds)
     if spec.kind == "table":
         head, body = _table(spec, rows)
+        notes = _verdict_lines(verdicts, spec, len(seeds))
+        md_notes = "\n" + "\n".join(notes) + "\n" if notes else ""
         for ext, text in (
-            ("md", f"**{spec.title}.** {caption}\n\n" + _md(head, body)),
-            ("tex", _tex(head, body, caption)),
-            ("csv", _csv(spec, rows)),
+            ("md", f"**{spec.title}.** {caption}\n\n" + _md(head, body) + md_notes),
+            ("tex", _tex(head, body, caption, notes)),
+            ("csv", _csv(spec, rows, seeds)),
         ):
             path = dest / f"table.{ext}"
             with atomic_write(path) as fh:
@@ -899,6 +1413,11 @@ def write_index(out: str | Path) -> Path:
         parts.append(f"<p>{esc(r['caption'])}</p>")
         if r["kind"] == "table":
             parts.append(_html_table(r))
+            lines = r.get("verdict_lines") or []
+            if lines:
+                parts.append(f"<p>{esc(lines[0])}</p><ul>")
+                parts += [f"<li>{esc(x[2:].replace('**', ''))}</li>" for x in lines[1:]]
+                parts.append("</ul>")
         for f in r["files"]:
             if f.endswith(".png"):
                 parts.append(f"<p><img src='{sid}/{esc(f)}' alt='{esc(f)}'></p>")
@@ -933,7 +1452,7 @@ def _html_table(r: dict[str, Any]) -> str:
             group = row["group"]
             body.append(f"<tr><th colspan='{2 * len(order) + 1}'>{esc(labels[group])}</th></tr>")
         cells = "".join(
-            f"<td>{esc(_fmt(row['ours'].get(c), like[c]))}</td>"
+            f"<td>{esc(_cell(row, c, like[c]))}</td>"
             f"<td class='paper'>{esc(row['published'].get(c, '-'))}</td>"
             for c in order
         )

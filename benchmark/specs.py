@@ -29,6 +29,7 @@ __all__ = [
     "Profile",
     "Source",
     "DatasetRef",
+    "Claim",
     "list_specs",
     "load_spec",
     "spec_path",
@@ -60,6 +61,7 @@ _TOP_KEYS = frozenset(
         "groups",
         "rows",
         "profiles",
+        "claims",
     }
 )
 _ROW_KEYS = frozenset(
@@ -139,6 +141,19 @@ class Row:
 
 
 @dataclass(frozen=True)
+class Claim:
+    """A finding the paper states: row ``better`` beats row ``than`` (labels of this spec).
+
+    ``mattebench reproduce`` prints, under the table, whether its run supports the claim,
+    contradicts it, or cannot separate the two rows at 95 % confidence.
+    """
+
+    text: str
+    better: str
+    than: str
+
+
+@dataclass(frozen=True)
 class Profile:
     """Settings for one profile (``quick`` or ``paper``); ``settings`` holds the free keys."""
 
@@ -164,6 +179,7 @@ class Spec:
     profiles: Mapping[str, Profile]
     groups: tuple[Group, ...] = ()
     units: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    claims: tuple[Claim, ...] = ()
     headline: bool = False
     plot: str | None = None
     note: str | None = None
@@ -327,6 +343,25 @@ def _row(ck: _Checker, raw: Any, i: int, cols: set[str], groups: set[str]) -> Ro
     )
 
 
+def _claims(ck: _Checker, raw: Any, rows: tuple[Row, ...]) -> tuple[Claim, ...]:
+    if not isinstance(raw, list):
+        raise ck.fail("'claims' must be an array of tables")
+    labels = {r.label for r in rows if r.runnable}
+    out = []
+    for i, c in enumerate(raw):
+        ctx = f"claims[{i}]"
+        if not isinstance(c, dict) or set(c) - {"text", "better", "than"}:
+            raise ck.fail(f"{ctx}: a table with keys text, better, than")
+        text, better, than = (ck.text(c, k, ctx) for k in ("text", "better", "than"))
+        for lab in (better, than):
+            if lab not in labels:
+                raise ck.fail(f"{ctx}: {lab!r} is not the label of a runnable row")
+        if better == than:
+            raise ck.fail(f"{ctx}: compares {better!r} with itself")
+        out.append(Claim(str(text), str(better), str(than)))
+    return tuple(out)
+
+
 def _profiles(ck: _Checker, raw: Any) -> Mapping[str, Profile]:
     if not isinstance(raw, dict) or set(raw) != set(_PROFILES):
         got = sorted(raw) if isinstance(raw, dict) else raw
@@ -434,6 +469,7 @@ def load_spec(name_or_path: str | Path) -> Spec:
         raise ck.fail("published = {} needs a 'note' saying why")
     if top_pub is None and not any(r.published for r in rows):
         raise ck.fail("no row has published numbers: say so with published = {} and a note")
+    claims = _claims(ck, data.get("claims", []), rows)
     units = data.get("units", {})
     if not isinstance(units, dict) or not all(isinstance(v, str) for v in units.values()):
         raise ck.fail("'units' must map column names to strings")
@@ -453,6 +489,7 @@ def load_spec(name_or_path: str | Path) -> Spec:
         profiles=_profiles(ck, data.get("profiles")),
         groups=tuple(groups),
         units=MappingProxyType(dict(units)),
+        claims=claims,
         headline=bool(data.get("headline", False)),
         plot=ck.text(data, "plot", "spec", required=False),
         note=note,

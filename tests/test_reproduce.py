@@ -244,3 +244,76 @@ def test_paper_profile_evaluates_the_checkpoints_given(shared_out: Path, tmp_pat
     index = (out / "index.html").read_text()
     assert "id='dcp-supp-table1'" in index and "id='dcp-supp-fig1'" in index
     assert "figure-ours.png" in index
+
+
+# ------------------------------------------------------------------ seeds, claims, teachers
+
+
+def test_seeds_give_mean_std_every_seed_and_verdicts(tmp_path: Path) -> None:
+    """``seeds = 2``: cells read ``mean ± std``, the CSV keeps every seed's value, and every
+    claim gets a verdict per metric; the same command with 2 worker processes gives the same
+    table, byte for byte."""
+    name = "dcp-supp-table2"
+    spec = load_spec(name)
+    _run(name, tmp_path / "a", overrides={"seeds": 2}, jobs=2)
+    _run(name, tmp_path / "b", overrides={"seeds": 2}, jobs=1)
+    dest = tmp_path / "a" / name
+    assert (dest / "table.csv").read_bytes() == (tmp_path / "b" / name / "table.csv").read_bytes()
+    md = (dest / "table.md").read_text()
+    assert " ± " in md and "over 2 training seeds" in md and "Claims of the paper" in md
+    with (dest / "table.csv").open() as fh:
+        table = {r["row"]: r for r in csv.DictReader(fh)}
+    row = table["1 / 1"]
+    seeds = [float(row["sad_seed0"]), float(row["sad_seed1"])]
+    assert float(row["sad_ours"]) == pytest.approx(sum(seeds) / 2)
+    assert float(row["sad_ours_std"]) == pytest.approx(abs(seeds[0] - seeds[1]) / 2**0.5)
+    summary = json.loads((dest / "result.json").read_text())
+    assert summary["seeds"] == [0, 1]
+    assert [c["text"] for c in summary["claims"]] == [c.text for c in spec.claims]
+    for claim in summary["claims"]:
+        for col, m in claim["metrics"].items():
+            assert col in spec.metrics
+            assert m["verdict"] in ("supports", "contradicts", "cannot separate")
+            assert m["lo"] <= m["diff"] <= m["hi"] and m["seeds"] == 2
+    assert "lambda_4" in summary["balance_factors"]
+    ours = [r for r in summary["rows"] if r["label"] == "2 / 2"][0]
+    assert ours["balance"]["lambda_4 (prune_kd_weight)"] == 2.0
+    assert ours["balance"]["w_3 (kd_weight)"] == 2.0
+
+
+def test_claim_interval_and_verdicts() -> None:
+    """The crossed bootstrap: a clear gap is separated, a zero-mean difference is not, and the
+    sign decides between 'supports' and 'contradicts'."""
+    from benchmark.reproduce import claim_interval
+
+    rng = np.random.default_rng(1)
+    clear = -0.1 + 0.01 * rng.standard_normal((3, 32))
+    m, lo, hi = claim_interval(clear)
+    assert hi < 0 and lo < m < hi
+    noise = 0.05 * rng.standard_normal((3, 32))
+    noise -= noise.mean()
+    m, lo, hi = claim_interval(noise)
+    assert lo < 0 < hi and abs(m) < 1e-12
+    # seed spread: per-seed means +-0.05 around -0.01 are not separable with 3 seeds
+    spread = np.array([[-0.06], [0.04], [-0.01]]) + 0.001 * rng.standard_normal((3, 32))
+    assert claim_interval(spread)[2] > 0
+    assert claim_interval(clear) == claim_interval(clear)  # fixed seed
+
+
+def test_headline_teacher_is_the_bundled_checkpoint() -> None:
+    """The quick profile's GCA teacher is the repository's bundled checkpoint (its sha256
+    checked); a change to the headline's teacher settings must come with a new bundle."""
+    from dataclasses import asdict
+
+    from benchmark.reproduce import _Runner, bundled_teacher, bundled_teachers
+
+    assert [t["model"] for t in bundled_teachers()] == ["gca"]
+    for name in ("dcp-supp-table1", "dcp-supp-table2", "dcp-supp-fig1"):
+        spec = load_spec(name)
+        s = settings_for(spec)
+        r = _Runner(spec, s, Path("unused"), checkpoints={}, progress=False,
+                    executor="process", scheduler=None, log=_quiet)  # fmt: skip
+        cfg = r._train_config("gca", s.teacher_iters, r._model_kwargs("gca"), "best", seed=s.seed,
+                              milestones=(s.teacher_milestone,))  # fmt: skip
+        found = bundled_teacher(asdict(cfg))
+        assert found is not None and Path(found["path"]).is_file(), name
