@@ -16,16 +16,24 @@ as they go), so restarting the same command continues where it stopped.
 * ``teacher`` / ``train``: :func:`baselines.training.train` of the row's model (a teacher to
   prune, or a row trained from scratch: SDNet with its self-distillation mode and AMPA switch,
   the baselines of the SDNet tables);
-* ``prune``: :func:`baselines.prune_pipeline.prune` (sparsity training, selection, surgery,
-  fine-tuning with the row's distillation: feature-distillation weight ``lambda`` = the row's
-  ``lambda`` or 1, teacher-alpha weight ``w`` = the row's ``w`` or 0, i.e. only the rows of the
-  distillation-based method use the teacher's alpha, as in the supplement); rows that differ
-  only in distillation share the selection (``selection_dir``), so they compare losses on one
-  pruned architecture as the paper does;
+* ``prune``: :func:`baselines.prune_pipeline.prune` (pruning stage, selection, surgery,
+  training stage with the row's distillation; :meth:`_Runner.prune_config` maps a row's
+  ``lambda`` to ``lambda_4``, the pruning-stage distillation weight, and its ``w`` to ``w_3``,
+  the training-stage one, the reading stated once in :mod:`baselines.prune_pipeline`); rows of
+  a criterion that does not distil while pruning and differ only in the training-stage
+  distillation share the selection (``selection_dir``), so they compare losses on one pruned
+  architecture as the paper does; DCP rows with another distillation select anew;
 * ``eval``: :func:`benchmark.runner.run` (matting: per-image predictions and metrics, under
   the spec's convention; trimap-free rows: whole-image metrics, no forcing of known regions),
   or the VOC mIoU protocol for the segmentation track;
 * ``size``: parameter counts and sizes (SDNet Table 4).
+
+**Seeds and claims.** ``seeds = N`` (``--seeds N``) runs every row of a table with the
+training seeds ``seed .. seed + N - 1`` (the teacher and the test set are shared): a cell is
+the mean over seeds with the sample std, ``table.csv`` keeps every seed's value, and each of
+the spec's ``[[claims]]`` gets a verdict per metric from :func:`claim_verdicts` (a crossed
+bootstrap over seeds and images of the paired per-image differences). Independent (seed,
+row) units run in ``jobs`` spawned processes.
 
 **Profiles.** ``quick``: CPU, the synthetic data of :mod:`benchmark.datasets.synthetic`,
 reduced widths (``create_model(..., width_mult=...)``: UNI-narrowed networks) and iteration
@@ -875,8 +883,8 @@ def _caption(
     elif s.profile == "quick":
         steps = ", ".join(
             f"{n} {what} steps"
-            for n, what in ((s.teacher_iters, "teacher"), (s.prune_iters, "sparsity"),
-                            (s.train_iters, "fine-tuning" if _prunes(spec) else "training"))
+            for n, what in ((s.teacher_iters, "teacher"), (s.prune_iters, "pruning-stage"),
+                            (s.train_iters, "training-stage" if _prunes(spec) else "training"))
             if n
         )  # fmt: skip
         parts.append(
