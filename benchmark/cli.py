@@ -194,6 +194,12 @@ def _print_report(run_dir: str, fmt: str, write: bool) -> int:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
+    if args.compare:
+        from reports.report import compare_run
+
+        a, b = args.compare
+        print(compare_run(args.run_dir, a, b, dataset=args.dataset), end="")
+        return 0
     if args.grid:
         from reports.grid import run_grid
 
@@ -499,6 +505,15 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--grid", help="comma-separated image names: write a qualitative grid")
     r.add_argument("--grid-dataset", help="dataset of the grid images (when the run has several)")
     r.add_argument("--zoom", help="x,y,width,height of a zoomed inset in the grid")
+    r.add_argument(
+        "--compare",
+        nargs=2,
+        metavar=("A", "B"),
+        help="compare two methods of the run image by image: per metric the mean difference "
+        "A - B with its 95%% bootstrap interval, a Wilcoxon signed-rank test and which is "
+        "better, or that they cannot be told apart",
+    )
+    r.add_argument("--dataset", help="with --compare: only this dataset of the run")
     r.set_defaults(func=_cmd_report)
 
     cp = sub.add_parser(

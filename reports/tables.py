@@ -3,7 +3,11 @@
 Labels, arrows, units and column order come from the metric registry (:data:`metrics.METRICS`)
 and the convention registry; nothing about a metric is hard-coded here. Values are the mean of
 per-image values in paper units (the reference drivers' aggregation); NaN values (MSE of an
-image without unknown pixels) are left out of a mean and counted in the caption.
+image without unknown pixels) are left out of a mean and counted in the caption. The main
+table gives every mean its 95 % bootstrap interval over images and the number of images
+behind it (:func:`reports.stats.mean_ci`): Markdown and LaTeX print ``mean [lo, hi]`` and an
+``n`` column (a cell with fewer values than its row says ``n=K``); the CSV has
+``<metric>``, ``<metric>_lo``, ``<metric>_hi`` and ``<metric>_n`` columns.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from typing import Any, Literal
 import pandas as pd
 
 from metrics import CONVENTIONS, METRICS
+from reports.stats import CONFIDENCE, RESAMPLES, MeanCI, mean_ci
 
 __all__ = ["Table", "summary_table", "discrepancy_table", "render", "Format"]
 
@@ -31,6 +36,8 @@ class Table:
     metrics: tuple[str, ...]
     bold_best: bool = True
     title: str = ""
+    #: (row, metric) -> the mean's interval over images; empty: plain means
+    ci: dict[tuple[str, str], MeanCI] | None = None
 
 
 def _mean(values: Sequence[float]) -> tuple[float, int]:
@@ -53,13 +60,16 @@ def summary_table(
     metrics = tuple(k for k in METRICS if k in rows[0]["metrics"])
     methods = list(dict.fromkeys(r["method"] for r in rows))
     data, nan_notes, counts = {}, [], {}
+    ci: dict[tuple[str, str], MeanCI] = {}
     for m in methods:
         mine = [r for r in rows if r["method"] == m]
         counts[m] = len(mine)
         vals = {}
         for k in metrics:
-            v, skipped = _mean([float(r["metrics"][k]) for r in mine])
+            values = [float(r["metrics"][k]) for r in mine]
+            v, skipped = _mean(values)
             vals[k] = v
+            ci[(m, k)] = mean_ci(values)
             if skipped:
                 nan_notes.append(
                     f"{m}: {skipped} image(s) without unknown pixels left out of {METRICS[k].label}"
@@ -70,14 +80,17 @@ def summary_table(
     n = sorted(set(counts.values()))
     region = "unknown region (trimap == 128)" if "sad" in metrics else "whole image"
     caption = (
-        f"{dataset}: mean over {'/'.join(map(str, n))} images; {region}; "
+        f"{dataset}: mean over {'/'.join(map(str, n))} images [{CONFIDENCE:.0%} bootstrap "
+        f"interval over images: percentile, {RESAMPLES} resamples, seed 0]; {region}; "
         f"convention '{conv.name}' ({conv.title}); units {_units(metrics)}; "
         f"lower is better; predictions {'forced to' if run_config.get('force_known') else 'not forced to'} "
         f"the trimap's known regions, 8-bit by {run_config.get('rounding', 'round')}."
     )
     if nan_notes:
         caption += " " + "; ".join(nan_notes) + "."
-    return Table(frame=frame, caption=caption, metrics=metrics, title=f"Results on {dataset}")
+    return Table(
+        frame=frame, caption=caption, metrics=metrics, title=f"Results on {dataset}", ci=ci
+    )
 
 
 def discrepancy_table(
@@ -149,30 +162,65 @@ def _best(frame: pd.DataFrame, col: str, higher: bool) -> set[str]:
     return set(s.index[s == target])
 
 
+def _rows_n(table: Table, idx: str) -> int:
+    assert table.ci is not None
+    return max(table.ci[(idx, m)].n for m in table.metrics)
+
+
+def _cell(table: Table, idx: str, metric: str, value: float, bold: str) -> str:
+    """``mean [lo, hi]`` (the mean bold where best), ``n=K`` when fewer than the row's."""
+    text = bold.format(_fmt(value))
+    if table.ci is None:
+        return text
+    c = table.ci[(idx, metric)]
+    text += f" [{_fmt(c.lo)}, {_fmt(c.hi)}]"
+    if c.n < _rows_n(table, str(idx)):
+        text += f" (n={c.n})"
+    return text
+
+
+def _csv(table: Table) -> str:
+    frame = table.frame
+    if table.ci is None:
+        return frame.to_csv(float_format="%.10g", index_label="row")
+    out = pd.DataFrame(index=frame.index)
+    for m in table.metrics:
+        out[m] = frame[m]
+        out[f"{m}_lo"] = [table.ci[(str(i), m)].lo for i in frame.index]
+        out[f"{m}_hi"] = [table.ci[(str(i), m)].hi for i in frame.index]
+        out[f"{m}_n"] = [table.ci[(str(i), m)].n for i in frame.index]
+    return out.to_csv(float_format="%.10g", index_label="row")
+
+
 def render(table: Table, fmt: Format) -> str:
     """Render as GitHub Markdown, a LaTeX ``table`` or CSV (full precision, no decoration)."""
     frame = table.frame
     specs = [METRICS[m] for m in table.metrics]
     if fmt == "csv":
-        return frame.to_csv(float_format="%.10g", index_label="row")
+        return _csv(table)
+    with_n = table.ci is not None
     best = {
         s.name: _best(frame, s.name, s.higher_is_better) if table.bold_best else set()
         for s in specs
     }
     if fmt == "md":
         head = "| | " + " | ".join(f"{s.label} {s.arrow}" for s in specs) + " |"
-        sep = "|---|" + "---:|" * len(specs)
+        head += " n |" if with_n else ""
+        sep = "|---|" + "---:|" * (len(specs) + with_n)
         lines = [f"**{table.title}.** {table.caption}", "", head, sep]
         for idx, row in frame.iterrows():
             cells = [
-                f"**{_fmt(row[s.name])}**" if idx in best[s.name] else _fmt(row[s.name])
+                _cell(table, str(idx), s.name, row[s.name],
+                      "**{}**" if idx in best[s.name] else "{}")
                 for s in specs
-            ]
+            ]  # fmt: skip
+            if with_n:
+                cells.append(str(_rows_n(table, str(idx))))
             lines.append(f"| {idx} | " + " | ".join(cells) + " |")
         return "\n".join(lines) + "\n"
     if fmt == "tex":
         arrow = {True: r"$\uparrow$", False: r"$\downarrow$"}
-        cols = "l" + "r" * len(specs)
+        cols = "l" + "r" * (len(specs) + with_n)
         lines = [
             r"\begin{table}[t]",
             r"\centering",
@@ -181,15 +229,19 @@ def render(table: Table, fmt: Format) -> str:
             r"\hline",
             " & ".join(
                 ["Method", *(f"{_tex_escape(s.label)} {arrow[s.higher_is_better]}" for s in specs)]
+                + (["$n$"] if with_n else [])
             )
             + r" \\",
             r"\hline",
         ]
         for idx, row in frame.iterrows():
             cells = [
-                rf"\textbf{{{_fmt(row[s.name])}}}" if idx in best[s.name] else _fmt(row[s.name])
+                _cell(table, str(idx), s.name, row[s.name],
+                      r"\textbf{{{}}}" if idx in best[s.name] else "{}")
                 for s in specs
-            ]
+            ]  # fmt: skip
+            if with_n:
+                cells.append(str(_rows_n(table, str(idx))))
             lines.append(" & ".join([_tex_escape(str(idx)), *cells]) + r" \\")
         lines += [r"\hline", r"\end{tabular}", r"\end{table}"]
         return "\n".join(lines) + "\n"

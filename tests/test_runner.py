@@ -168,6 +168,19 @@ def test_cli_eval_and_report(tmp_path: Path, capsys) -> None:
             assert (out / "tables" / f"tiny-test_{kind}.{f}").is_file()
     assert main(["report", str(out), "--format", "tex", "--no-write"]) == 0
     assert r"\begin{tabular}" in capsys.readouterr().out
+    # intervals, image counts, and a paired comparison of two methods of one run
+    both = tmp_path / "both"
+    argv = ["eval", "--dataset", "tiny-test", "--method", "blur-test", "--method", "trimap-only",
+            "--out", str(both), "--workers", "1", "--no-progress"]  # fmt: skip
+    assert main(argv) == 0
+    text = capsys.readouterr().out
+    assert "95% bootstrap interval over images" in text and "| n |" in text
+    assert main(["report", str(both), "--compare", "blur-test", "trimap-only"]) == 0
+    text = capsys.readouterr().out
+    assert "blur-test - trimap-only" in text and "Wilcoxon" in text
+    assert text.count("| n=") == 4 and ("better at 95%" in text or "cannot be told" in text)
+    assert main(["report", str(both), "--compare", "blur-test", "nope"]) == 2
+    assert "no method 'nope'" in capsys.readouterr().err
     assert main(["eval", "--dataset", "nope", "--method", "blur-test", "--out", str(out)]) == 2
     assert "unknown dataset 'nope'" in capsys.readouterr().err
 
