@@ -186,7 +186,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
 
 def _print_report(run_dir: str, fmt: str, write: bool) -> int:
-    from reports.report import write_tables
+    from benchmark.runner import write_tables
 
     text = write_tables(run_dir, fmt=fmt, write=write)
     print(text, end="")
@@ -195,7 +195,7 @@ def _print_report(run_dir: str, fmt: str, write: bool) -> int:
 
 def _cmd_report(args: argparse.Namespace) -> int:
     if args.compare:
-        from reports.report import compare_run
+        from benchmark.runner import compare_run
 
         a, b = args.compare
         print(compare_run(args.run_dir, a, b, dataset=args.dataset), end="")

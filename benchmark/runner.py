@@ -78,6 +78,8 @@ __all__ = [
     "RunConfig",
     "run",
     "load_results",
+    "write_tables",
+    "compare_run",
     "quantise",
     "METRIC_SETS",
     "PRED_SOURCE",
@@ -598,6 +600,39 @@ def write_results_csv(run_dir: str | Path, rows: Sequence[dict[str, Any]]) -> Pa
                 ]
             )
     return path
+
+
+def write_tables(run_dir: str | Path, *, fmt: str = "md", write: bool = True) -> str:
+    """A run's tables (:func:`reports.report.run_tables`): every mean with its 95 % interval
+    over images and its image count.
+
+    Returns the tables rendered in ``fmt`` (what the CLI prints); with ``write`` also saves
+    every table in all three formats as ``tables/<dataset>_{main,conventions}.{md,tex,csv}``.
+    """
+    from reports.report import run_tables
+    from reports.tables import render
+
+    run_dir = Path(run_dir)
+    cfg = json.loads((run_dir / "config.json").read_text())
+    out = []
+    for (ds, kind), table in run_tables(load_results(run_dir), cfg).items():
+        out.append(render(table, fmt))  # type: ignore[arg-type]
+        if write:
+            for f in ("md", "tex", "csv"):
+                with atomic_write(run_dir / "tables" / f"{ds}_{kind}.{f}") as fh:
+                    fh.write(render(table, f))  # type: ignore[arg-type]
+    return "\n".join(out)
+
+
+def compare_run(run_dir: str | Path, a: str, b: str, *, dataset: str | None = None) -> str:
+    """Methods ``a`` and ``b`` of a run compared image by image
+    (:func:`reports.report.compare_datasets`: ``dataset``, or every dataset with both)."""
+    from reports.report import compare_datasets
+
+    run_dir = Path(run_dir)
+    cfg = json.loads((run_dir / "config.json").read_text())
+    names = list(dict.fromkeys(d["name"] for d in cfg["datasets"]))
+    return compare_datasets(load_results(run_dir), names, a, b, dataset=dataset)
 
 
 def method_specs(

@@ -6,27 +6,31 @@ same ranking?); training noise (seeds) is covered where a table has several seed
 (``mattebench reproduce --seeds``), not here.
 
 * :func:`mean_ci` -- the mean of per-image values with a 95 % bootstrap interval
-  (``scipy.stats.bootstrap``, percentile method, :data:`RESAMPLES` resamples, fixed seed, so
-  the same values always give the same interval). NaN values (MSE of an image without unknown
-  pixels) are left out and ``n`` counts the values behind the mean. ``n == 1`` or all values
-  equal: the interval is the mean itself (nothing to resample), said by ``degenerate``.
+  (``scipy.stats.bootstrap``, percentile method, :data:`RESAMPLES` resamples, seed 0 unless
+  told, so the same values always give the same interval). NaN values (MSE of an image
+  without unknown pixels) are left out and ``n`` counts the values behind the mean. ``n == 1``
+  or all values equal: the interval is the mean itself (nothing to resample; ``degenerate``
+  says so). No values: mean and interval NaN, ``n == 0``.
 * :func:`paired_comparison` -- two methods on the same images: the per-image difference
-  ``a - b``, the bootstrap interval of its mean (as above) and the Wilcoxon signed-rank test
-  (``scipy.stats.wilcoxon``, two-sided, ``zero_method="wilcox"``: zero differences are
-  dropped; all differences zero gives p = 1). The verdict says ``a`` (or ``b``) is better only
-  when both agree: the interval excludes 0 *and* p < 1 - confidence; otherwise the two
-  cannot be told apart at that confidence. "Better" follows the metric's direction (lower
-  error, higher mIoU).
+  ``a - b`` (pairs with a NaN on either side left out), the bootstrap interval of its mean (as
+  above) and the Wilcoxon signed-rank test (``scipy.stats.wilcoxon``, two-sided, scipy's
+  default ``zero_method="wilcox"``: zero differences are dropped before ranking; all
+  differences zero, or no pairs, gives p = 1). The verdict says ``a`` (or ``b``) is better
+  only when both agree: the interval excludes 0 *and* p < 1 - confidence; otherwise the two
+  cannot be told apart at that confidence. "Better" follows the metric's direction
+  (:attr:`metrics.MetricSpec.higher_is_better`: lower error, higher mIoU).
 
-Why percentile and not BCa: BCa's jackknife is undefined on constant data and warns on small
-samples; the percentile interval is defined for every input and, for the 16-1000 images of
-our tables, close to BCa (checked in the tests against a normal-theory interval).
+Why percentile and not BCa (scipy's default): BCa's jackknife acceleration is undefined on
+constant data and warns (``DegenerateDataWarning``) on small or tied samples; the percentile
+interval is defined for every input and, for the 16-1000 images of our tables, close to the
+normal-theory interval (the tests check its width and its coverage).
 """
 
 from __future__ import annotations
 
+import inspect
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -55,6 +59,10 @@ class MeanCI:
     hi: float
     n: int
     degenerate: bool = False  # n < 2 or constant: the interval is the mean itself
+
+    def __iter__(self) -> Iterator[float | int]:
+        """``mean, lo, hi, n = mean_ci(values)`` unpacks like a tuple."""
+        return iter((self.mean, self.lo, self.hi, self.n))
 
 
 @dataclass(frozen=True)
@@ -96,14 +104,39 @@ def _clean(values: Sequence[float] | np.ndarray) -> np.ndarray:
     return v[~np.isnan(v)]
 
 
+def _rng_kw(fn: object, seed: int) -> dict[str, np.random.Generator]:
+    """The seeded generator under the name this scipy takes: ``rng`` (1.15+), else
+    ``random_state`` (the same draws either way; the old name is on its way out)."""
+    name = "rng" if "rng" in inspect.signature(fn).parameters else "random_state"  # type: ignore[arg-type]
+    return {name: np.random.default_rng(seed)}
+
+
 def mean_ci(
     values: Sequence[float] | np.ndarray,
     *,
     confidence: float = CONFIDENCE,
     seed: int = 0,
-    resamples: int = RESAMPLES,
+    n_resamples: int = RESAMPLES,
 ) -> MeanCI:
     """Mean of the non-NaN ``values`` with its percentile bootstrap interval.
+
+    Parameters
+    ----------
+    values
+        One value per image (NaN: the image has no value for this metric; left out).
+    confidence
+        Coverage of the two-sided interval (0.95: the 2.5th and 97.5th percentiles of the
+        resampled means).
+    seed
+        Seed of the resampling generator: the same values and seed give the same interval.
+    n_resamples
+        Bootstrap resamples (scipy's default, 9999).
+
+    Returns
+    -------
+    MeanCI
+        ``mean, lo, hi, n`` (unpacks like a tuple) and ``degenerate`` (``n < 2`` or all values
+        equal: ``lo == hi == mean``). ``n == 0``: all NaN.
 
     Examples
     --------
@@ -126,10 +159,10 @@ def mean_ci(
         (v,),
         np.mean,
         confidence_level=confidence,
-        n_resamples=resamples,
+        n_resamples=n_resamples,
         method="percentile",
-        random_state=np.random.default_rng(seed),
         vectorized=True,
+        **_rng_kw(stats.bootstrap, seed),
     )
     lo, hi = float(res.confidence_interval.low), float(res.confidence_interval.high)
     return MeanCI(mean, min(lo, mean), max(hi, mean), n)
@@ -144,10 +177,15 @@ def paired_comparison(
     metric: str = "",
     confidence: float = CONFIDENCE,
     seed: int = 0,
+    n_resamples: int = RESAMPLES,
 ) -> PairedComparison:
     """Compare two methods on the same images (``a[i]`` and ``b[i]`` from image ``i``).
 
-    Pairs with a NaN on either side are left out; ``n`` counts the pairs used.
+    Pairs with a NaN on either side are left out; ``n`` counts the pairs used. The interval is
+    :func:`mean_ci` of the differences ``a - b`` (same ``confidence``, ``seed``,
+    ``n_resamples``); the p-value is the two-sided Wilcoxon signed-rank test with scipy's
+    default ``zero_method="wilcox"`` (zero differences dropped), 1.0 when every difference is
+    zero. :attr:`PairedComparison.verdict` needs both to agree (see the module docstring).
 
     Examples
     --------
@@ -164,7 +202,7 @@ def paired_comparison(
         raise ValueError(f"paired values differ in length: {x.size} vs {y.size}")
     keep = ~(np.isnan(x) | np.isnan(y))
     d = x[keep] - y[keep]
-    ci = mean_ci(d, confidence=confidence, seed=seed)
+    ci = mean_ci(d, confidence=confidence, seed=seed, n_resamples=n_resamples)
     if d.size == 0 or not np.any(d != 0):
         p = 1.0
     else:

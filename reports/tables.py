@@ -5,9 +5,10 @@ and the convention registry; nothing about a metric is hard-coded here. Values a
 per-image values in paper units (the reference drivers' aggregation); NaN values (MSE of an
 image without unknown pixels) are left out of a mean and counted in the caption. The main
 table gives every mean its 95 % bootstrap interval over images and the number of images
-behind it (:func:`reports.stats.mean_ci`): Markdown and LaTeX print ``mean [lo, hi]`` and an
-``n`` column (a cell with fewer values than its row says ``n=K``); the CSV has
-``<metric>``, ``<metric>_lo``, ``<metric>_hi`` and ``<metric>_n`` columns.
+behind it (:func:`reports.stats.mean_ci`): Markdown and LaTeX print ``mean [lo, hi]`` (the
+bounds to the mean's decimals; the best mean bold) and an ``n`` column (a cell with fewer
+values than its row says ``n=K``); the CSV has ``<metric>``, ``<metric>_lo``,
+``<metric>_hi`` and ``<metric>_n`` columns.
 """
 
 from __future__ import annotations
@@ -50,6 +51,14 @@ def _units(metrics: Sequence[str]) -> str:
     return ", ".join(dict.fromkeys(METRICS[m].unit for m in metrics))
 
 
+def _direction(metrics: Sequence[str]) -> str:
+    """``"lower is better"`` (or higher, or per arrow) from the registry's directions."""
+    higher = {METRICS[m].higher_is_better for m in metrics}
+    if len(higher) > 1:
+        return "arrows mark the better direction"
+    return "higher is better" if higher == {True} else "lower is better"
+
+
 def summary_table(
     rows: Sequence[dict[str, Any]], dataset: str, *, run_config: dict[str, Any]
 ) -> Table:
@@ -83,7 +92,7 @@ def summary_table(
         f"{dataset}: mean over {'/'.join(map(str, n))} images [{CONFIDENCE:.0%} bootstrap "
         f"interval over images: percentile, {RESAMPLES} resamples, seed 0]; {region}; "
         f"convention '{conv.name}' ({conv.title}); units {_units(metrics)}; "
-        f"lower is better; predictions {'forced to' if run_config.get('force_known') else 'not forced to'} "
+        f"{_direction(metrics)}; predictions {'forced to' if run_config.get('force_known') else 'not forced to'} "
         f"the trimap's known regions, 8-bit by {run_config.get('rounding', 'round')}."
     )
     if nan_notes:
@@ -154,6 +163,20 @@ def _fmt(v: float) -> str:
     return f"{v:.4g}"
 
 
+def _fmt_as(v: float, like: str) -> str:
+    """``v`` with as many decimals as the already formatted ``like`` (an interval bound next
+    to its mean: ``0.03568 [0.02912, 0.04300]``, not ``[0.02912, 0.043]``)."""
+    if math.isnan(v) or "." not in like or "e" in like:
+        return _fmt(v)
+    return f"{v:.{len(like) - like.index('.') - 1}f}"
+
+
+def _fmt_ci(mean: float, lo: float, hi: float) -> str:
+    """``mean [lo, hi]``, the bounds to the mean's decimals."""
+    m = _fmt(mean)
+    return f"{m} [{_fmt_as(lo, m)}, {_fmt_as(hi, m)}]"
+
+
 def _best(frame: pd.DataFrame, col: str, higher: bool) -> set[str]:
     s = frame[col].dropna()
     if s.empty or len(frame) < 2:
@@ -173,7 +196,8 @@ def _cell(table: Table, idx: str, metric: str, value: float, bold: str) -> str:
     if table.ci is None:
         return text
     c = table.ci[(idx, metric)]
-    text += f" [{_fmt(c.lo)}, {_fmt(c.hi)}]"
+    m = _fmt(value)
+    text += f" [{_fmt_as(c.lo, m)}, {_fmt_as(c.hi, m)}]"
     if c.n < _rows_n(table, str(idx)):
         text += f" (n={c.n})"
     return text

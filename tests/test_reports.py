@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 
+import numpy as np
 import pytest
 
 from metrics import CONVENTIONS
@@ -72,52 +75,101 @@ def test_unknown_dataset_and_format() -> None:
 
 
 # ------------------------------------------------------------------ intervals, comparisons
+# (the statistics themselves: tests/test_stats.py)
 
 
-def test_mean_ci_covers_like_normal_theory_and_is_deterministic() -> None:
-    """Independent check: for a normal sample of 400 the percentile interval's width is
-    within 15 % of 2 * 1.96 * sd / sqrt(n); same values -> same interval."""
-    import numpy as np
+def test_interval_bounds_to_the_means_decimals() -> None:
+    from reports.tables import _fmt_ci
 
-    from reports.stats import mean_ci
-
-    x = np.random.default_rng(3).normal(1.0, 0.2, 400)
-    r = mean_ci(x)
-    want = 2 * 1.96 * x.std(ddof=1) / np.sqrt(x.size)
-    assert r.lo < r.mean < r.hi and r.n == 400
-    assert (r.hi - r.lo) == pytest.approx(want, rel=0.15)
-    assert mean_ci(x) == r
-    assert mean_ci([2.0, 2.0, 2.0]).degenerate and mean_ci([]).n == 0
-
-
-def test_paired_comparison_verdicts() -> None:
-    import numpy as np
-
-    from reports.stats import paired_comparison
-
-    rng = np.random.default_rng(0)
-    a = rng.uniform(0.05, 0.3, 50)
-    worse = a + 0.1 + 0.01 * rng.standard_normal(50)
-    c = paired_comparison(a, worse, higher_is_better=False, names=("A", "B"), metric="sad")
-    assert c.better == "A" and c.mean_diff < 0 and c.hi < 0 and c.p_value < 1e-6
-    assert c.verdict == "A better at 95%"
-    higher = paired_comparison(a, worse, higher_is_better=True, names=("A", "B"))
-    assert higher.better == "B"  # for mIoU-like metrics the larger value wins
-    same = paired_comparison(a, a, higher_is_better=False)
-    assert same.better is None and same.p_value == 1.0
-    noise = a + rng.choice([-0.01, 0.01], 50)
-    assert paired_comparison(a, noise, higher_is_better=False).verdict.startswith("cannot")
-    with pytest.raises(ValueError, match="differ in length"):
-        paired_comparison(a, a[:-1], higher_is_better=False)
+    assert _fmt_ci(0.03568, 0.02912, 0.043) == "0.03568 [0.02912, 0.04300]"
+    assert _fmt_ci(-3.0541, -4.0733, -2.1) == "-3.054 [-4.073, -2.100]"
+    assert _fmt_ci(0.0, -0.1, 0.1) == "0 [-0.1, 0.1]"
 
 
 def test_compare_two_methods_of_a_run() -> None:
+    from metrics import InputError
     from reports.report import compare_methods
 
     text = compare_methods(_rows(), "ds", "cf", "knn")
-    assert "cf - knn" in text and "SAD" in text and "n=3" in text
-    assert "cannot be told apart" in text  # 3 images: no test can be significant
-    from metrics import InputError
-
-    with pytest.raises(InputError, match="no method 'nope'.*cf, knn"):
+    assert "cf - knn" in text and "Wilcoxon" in text
+    assert "| SAD \u2193 | 2.000 | 3.000 | -1.000 [-1.000, -1.000] | 0.25 | n=3 |" in text
+    assert "| n=2 | cannot be told apart at 95% |" in text  # MSE: knn's NaN image leaves 2 pairs
+    assert text.count("cannot be told apart") == 4  # 3 images: no test can be significant
+    with pytest.raises(InputError, match="no method 'nope' on ds in this run.*cf, knn"):
         compare_methods(_rows(), "ds", "cf", "nope")
+    with pytest.raises(InputError, match="compared with itself"):
+        compare_methods(_rows(), "ds", "cf", "cf")
+    lone = [r for r in _rows() if r["method"] == "cf"]
+    lone += [dict(r, method="knn", name="other") for r in lone[:1]]
+    with pytest.raises(InputError, match="share no image"):
+        compare_methods(lone, "ds", "cf", "knn")
+
+
+def _fabricate_run(root: Path, rows: list[dict], datasets: list[str]) -> Path:
+    """A run folder in the runner's layout: config.json + <dataset>/<method>/metrics/*.json
+    (NaN stored as null, as the runner writes it)."""
+    methods = list(dict.fromkeys(r["method"] for r in rows))
+    cfg = dict(CFG, version=1, extra={}, datasets=[{"name": d, "root": None, "kwargs": {}}
+               for d in datasets], methods=[{"name": m, "kwargs": {}} for m in methods])  # fmt: skip
+    root.mkdir(parents=True)
+    (root / "config.json").write_text(json.dumps(cfg))
+    for r in rows:
+        folder = root / r["dataset"] / r["method"] / "metrics"
+        folder.mkdir(parents=True, exist_ok=True)
+        clean = json.loads(json.dumps(r).replace("NaN", "null"))
+        (folder / f"{r['name']}.json").write_text(json.dumps(clean))
+    return root
+
+
+def _many_rows(dataset: str = "ds") -> list[dict]:
+    """20 images; knn's SAD is cf's + 1 + noise (clearly worse), its Grad equal +- noise."""
+    rng = np.random.default_rng(0)
+    rows = []
+    for i in range(20):
+        base = {"sad": 5 + rng.uniform(), "mse": 0.01, "grad": 3 + rng.uniform(), "conn": 4.0}
+        other = dict(base, sad=base["sad"] + 1 + 0.1 * rng.standard_normal(),
+                     grad=base["grad"] + rng.choice([-0.05, 0.05]))  # fmt: skip
+        for m, vals in (("cf", base), ("knn", other)):
+            rows.append({"dataset": dataset, "method": m, "name": f"i{i:02d}", "metrics": vals})
+    return rows
+
+
+def test_cli_report_compare_on_a_run_folder(tmp_path: Path, capsys) -> None:
+    from benchmark.cli import main
+
+    run = _fabricate_run(tmp_path / "run", _many_rows(), ["ds"])
+    assert main(["report", str(run), "--compare", "cf", "knn"]) == 0
+    out = capsys.readouterr().out
+    assert "**Paired comparison on ds: cf - knn.**" in out and "the 20 images both have" in out
+    lines = {ln.split(" |")[0]: ln for ln in out.splitlines() if ln.startswith("| ")}
+    assert lines["| SAD \u2193"].endswith("| n=20 | cf better at 95% |")
+    assert lines["| Grad \u2193"].endswith("| cannot be told apart at 95% |")
+    assert "| 0 [0, 0] | 1 | n=20 | cannot be told apart" in lines["| MSE \u2193"]  # all equal
+    assert main(["report", str(run), "--compare", "knn", "cf"]) == 0
+    assert "| n=20 | cf better at 95% |" in capsys.readouterr().out  # either order
+    # the main table: intervals, n, written in all three formats
+    assert main(["report", str(run)]) == 0
+    out = capsys.readouterr().out
+    assert "| | SAD \u2193 | MSE \u2193 | Grad \u2193 | Conn \u2193 | n |" in out
+    assert "| cf | **5." in out and "| **0.01** [0.01, 0.01] |" in out  # ties: both bold
+    assert out.rstrip().endswith("| 20 |")  # images per method
+    assert (run / "tables" / "ds_main.csv").read_text().startswith("row,sad,sad_lo,sad_hi,sad_n,")
+    assert r"\textbf{" in (run / "tables" / "ds_main.tex").read_text()
+
+
+def test_cli_report_compare_errors(tmp_path: Path, capsys) -> None:
+    from benchmark.cli import main
+
+    rows = _many_rows("a") + [r for r in _many_rows("b") if r["method"] == "cf"]
+    run = _fabricate_run(tmp_path / "run", rows, ["a", "b"])
+    assert main(["report", str(run), "--compare", "cf", "nope"]) == 2
+    err = capsys.readouterr().err
+    assert "no method 'nope' in this run (it has: cf, knn)" in err
+    # a method on some datasets only: compared where both are, --dataset elsewhere is an error
+    assert main(["report", str(run), "--compare", "cf", "knn"]) == 0
+    out = capsys.readouterr().out
+    assert "Paired comparison on a:" in out and "on b:" not in out
+    assert main(["report", str(run), "--compare", "cf", "knn", "--dataset", "b"]) == 2
+    assert "no method 'knn' on b in this run (it has: cf)" in capsys.readouterr().err
+    assert main(["report", str(run), "--compare", "cf", "knn", "--dataset", "c"]) == 2
+    assert "no dataset 'c' in this run (a, b)" in capsys.readouterr().err

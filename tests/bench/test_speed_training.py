@@ -90,7 +90,7 @@ def _step(model, opt, cfg, nxt):
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        return float(loss)
+        return float(loss.detach())
 
     return run
 
