@@ -1063,9 +1063,12 @@ def _aggregate(
             entry["skipped"] = base["skipped"]
             rows.append(entry)
             continue
-        for k in ("checkpoint", "spec", "balance", "params_student"):
+        for k in ("checkpoint", "spec", "balance"):
             if k in base:
                 entry[k] = base[k]
+        sizes = [got[sd].get("params_student") for sd in seeds]
+        if all(isinstance(v, int) for v in sizes):  # the student's size, mean over seeds
+            entry["params_student"] = math.fsum(sizes) / len(sizes)
         cols = list(dict.fromkeys(c for e in got.values() for c in e["ours"]))
         per_seed = {c: [_num(got[sd]["ours"].get(c)) for sd in seeds] for c in cols}
         entry["ours"] = {c: _nanmean(v) for c, v in per_seed.items()}
@@ -1156,6 +1159,8 @@ def claim_verdicts(
         if a is None or b is None or "per_image" not in a or "per_image" not in b:
             res["note"] = "not run"
             continue
+        if a.get("params_student") and b.get("params_student"):
+            res["params"] = [a["params_student"], b["params_student"]]
         for col in spec.metrics:
             higher = METRICS[col].higher_is_better if col in METRICS else col == "miou"
             pa = [a["per_image"].get(str(sd), {}).get(col, {}) for sd in seeds]
@@ -1207,7 +1212,11 @@ def _verdict_lines(verdicts: Sequence[dict[str, Any]], spec: Spec, n_seeds: int)
             else "partly contradicted" if "contradicts" in kinds
             else "not separated"
         )  # fmt: skip
-        lines.append(f"- **{v['text']}** ({v['better']} vs {v['than']}): {overall}. "
+        size = ""
+        if v.get("params"):  # a "same ratio" of channels is not the same size
+            size = (f"; students {v['params'][0] / 1e6:.3f}M vs {v['params'][1] / 1e6:.3f}M "
+                    "parameters")  # fmt: skip
+        lines.append(f"- **{v['text']}** ({v['better']} vs {v['than']}{size}): {overall}. "
                      + "; ".join(parts) + ".")  # fmt: skip
     if lines:
         how = (
