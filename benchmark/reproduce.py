@@ -298,7 +298,7 @@ def _file_id(path: str) -> dict[str, Any]:
 #: Teachers kept in the repository (``benchmark/teachers/index.json``): each entry has the file,
 #: its sha256, the ``TrainConfig`` that made it, the command that makes it again and its
 #: validation loss. A teacher stage whose configuration equals an entry's takes the file
-#: instead of training (the quick profile's GCA teacher: 6000 steps, ~10 min on one core).
+#: instead of training (the quick profile's GCA teacher: 6000 steps, ~12.5 min on one core).
 _TEACHERS = "teachers"
 _CHECKED: dict[str, str] = {}
 
@@ -652,7 +652,8 @@ class _Runner:
         means = res["means"]
         # the group's metrics fill the spec's columns position-wise (sad_whole -> "SAD")
         cols = list(zip(self.spec.metrics, metrics, strict=True))
-        self.per_image[row.label] = {c: res["per_image"][m] for c, m in cols}
+        per_image = res.get("per_image") or {}  # absent in stages cached by older versions
+        self.per_image[row.label] = {c: per_image[m] for c, m in cols if m in per_image}
         return {col: means[m] for col, m in cols}
 
     def _executor(self) -> dict[str, Any]:
@@ -955,13 +956,17 @@ class _Job:
     prefix: str
 
 
-def _run_job(job: _Job) -> dict[str, Any]:
-    """Run one (seed, row) job; in a worker process or in this one."""
+def _run_job(job: _Job, to: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Run one (seed, row) job; in a worker process (log lines to stderr) or in this one
+    (log lines to ``to``, the caller's log)."""
     spec = load_spec(job.spec_name)
     s = replace(job.settings, seed=job.seed)
 
     def log(msg: str) -> None:
-        print(f"{job.prefix}{msg}", file=sys.stderr, flush=True)
+        if to is not None:
+            to(f"{job.prefix}{msg}")
+        else:
+            print(f"{job.prefix}{msg}", file=sys.stderr, flush=True)
 
     r = _Runner(spec, s, Path(job.out), checkpoints=job.checkpoints, progress=job.progress,
                 executor=job.executor, scheduler=job.scheduler, log=log,
@@ -1015,7 +1020,7 @@ def _run_phases(
     if jobs <= 1:
         for phase in phases:
             for k in phase:
-                results[k] = _run_job(make_job(*k))
+                results[k] = _run_job(make_job(*k), log)
                 _log_done(log, len(results), total, t0)
         return results
     import multiprocessing
