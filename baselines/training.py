@@ -39,6 +39,7 @@ model's weights); the logged training loss is the mean over processes. A run res
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -254,17 +255,10 @@ def make_batch(
     return batch
 
 
-_ORDERS: dict[tuple[int, int, int], np.ndarray] = {}
-
-
+@functools.lru_cache(maxsize=64)
 def _epoch_order(seed: int, epoch: int, n: int) -> np.ndarray:
     """The visiting order of a pool of ``n`` samples in ``epoch`` (cached: one per epoch)."""
-    key = (int(seed), int(epoch), int(n))
-    if key not in _ORDERS:
-        if len(_ORDERS) > 64:
-            _ORDERS.clear()
-        _ORDERS[key] = np.random.default_rng([int(seed), int(epoch), 7]).permutation(n)
-    return _ORDERS[key]
+    return np.random.default_rng([int(seed), int(epoch), 7]).permutation(n)
 
 
 def adam(params: Any, *, lr: float, device: str) -> Any:

@@ -698,12 +698,7 @@ def _is_teacher_row(spec: Spec, row: Row) -> bool:
 
 
 def _means(rows: Sequence[dict[str, Any]], metrics: Sequence[str]) -> dict[str, float]:
-    out = {}
-    for m in metrics:
-        vals = [float(r["metrics"].get(m, math.nan)) for r in rows]
-        good = [v for v in vals if not math.isnan(v)]
-        out[m] = math.fsum(good) / len(good) if good else math.nan
-    return out
+    return {m: _nanmean([float(r["metrics"].get(m, math.nan)) for r in rows]) for m in metrics}
 
 
 def _segmentation_miou(
@@ -1098,7 +1093,7 @@ def _nanstd(vals: Sequence[float]) -> float:
     good = [v for v in vals if not math.isnan(v)]
     if len(good) < 2:
         return math.nan
-    m = math.fsum(good) / len(good)
+    m = _nanmean(good)
     return math.sqrt(math.fsum((v - m) ** 2 for v in good) / (len(good) - 1))
 
 
@@ -1297,9 +1292,10 @@ def reproduce(
     phases = _plan(spec, r, seeds)
     parallel = jobs > 1 and sum(len(p) for p in phases) > 1
     if parallel and s.pool > 0 and (s.profile == "quick" or s.smoke):
-        from baselines.training import training_pool
+        from baselines.training import TrainConfig, training_pool
 
-        training_pool("portrait", s.size, 0, s.pool)  # once here; the workers load its cache
+        data = TrainConfig()  # the stages' data kind and data seed (their defaults)
+        training_pool(data.data, s.size, data.data_seed, s.pool)  # here once; workers load it
 
     def make_job(seed: int, i: int) -> _Job:
         return _Job(spec_name=spec_name, settings=s, out=str(out), checkpoints=ck, seed=seed,

@@ -13,7 +13,7 @@ from typing import Any
 
 from metrics import METRICS, InputError
 from reports.stats import CONFIDENCE, RESAMPLES, paired_comparison
-from reports.tables import Table, _fmt, _fmt_ci, discrepancy_table, summary_table
+from reports.tables import Table, _fmt, _fmt_ci, _mean, discrepancy_table, summary_table
 
 __all__ = ["run_tables", "compare_methods", "compare_datasets"]
 
@@ -89,8 +89,7 @@ def compare_methods(
         pairs = [
             (x, y) for x, y in zip(va, vb, strict=True) if not (math.isnan(x) or math.isnan(y))
         ]
-        ma = math.fsum(x for x, _ in pairs) / len(pairs) if pairs else math.nan
-        mb = math.fsum(y for _, y in pairs) / len(pairs) if pairs else math.nan
+        ma, mb = _mean([x for x, _ in pairs])[0], _mean([y for _, y in pairs])[0]
         diff = _fmt_ci(c.mean_diff, c.lo, c.hi)
         if c.mean_diff > 0:
             diff = "+" + diff

@@ -76,9 +76,9 @@ def summary_table(
         vals = {}
         for k in metrics:
             values = [float(r["metrics"][k]) for r in mine]
-            v, skipped = _mean(values)
-            vals[k] = v
-            ci[(m, k)] = mean_ci(values)
+            c = ci[(m, k)] = mean_ci(values)  # its mean is _mean's: NaN left out, fsum / n
+            vals[k] = c.mean
+            skipped = len(values) - c.n
             if skipped:
                 nan_notes.append(
                     f"{m}: {skipped} image(s) without unknown pixels left out of {METRICS[k].label}"
