@@ -33,9 +33,19 @@ Input, inference, checkpoints
 
 :func:`dim_preprocess` builds the 4-channel input both models take: RGB ``/ 255`` normalised
 with the ImageNet mean/std (torchvision ``ToTensor`` + ``Normalize``), channel 4 = trimap
-``/ 255`` (0, 0.502, 1). :func:`dim_infer` is DIM's official test protocol (foamliu
-``test.py``): the whole image at its own size, no padding or resizing, then
-``alpha[trimap == 0] = 0`` and ``alpha[trimap == 255] = 1``.
+``/ 255`` (0, 0.502, 1). :func:`dim_infer` runs each model with its own repository's test
+protocol (:data:`PROTOCOLS`; :func:`default_protocol` picks it from the model's class):
+
+* ``"foamliu"`` (``"dim"``; foamliu ``test.py``, DCP ``test.py``): the whole image at its own
+  size, no padding or resizing, then ``alpha[trimap == 0] = 0`` and
+  ``alpha[trimap == 255] = 1``;
+* ``"indexnet"`` (``"dim-vgg16-fc6"``; poppinace/indexnet_matting ``scripts/demo_deep_matting.py``
+  at full resolution): the normalised input *resized* to ``ceil(side / 32) * 32`` (image
+  ``INTER_CUBIC``, trimap ``INTER_NEAREST``), the raw output resized back with ``INTER_CUBIC``
+  and clipped to [0, 1], then every pixel that is not unknown (``!= 128``) copied from
+  ``trimap / 255``;
+* ``"indexnet-half"``: the same script as shipped, which first rescales the input by 0.5 (its
+  comment: "for demo use only, formal evaluation should be on the full resolution").
 
 The official ``BEST_checkpoint.tar`` pickles a whole ``nn.DataParallel(DIMModel)`` object, which
 ``torch.load(weights_only=True)`` refuses. :func:`convert_foamliu_checkpoint` reads it without
@@ -47,6 +57,7 @@ calls ``baselines.models.dim.convert_foamliu_checkpoint(src, dst)``.
 from __future__ import annotations
 
 import difflib
+import math
 import pickle
 import types
 import warnings
@@ -80,6 +91,8 @@ __all__ = [
     "apply_unpool_ties",
     "count_spec_params",
     "layer_groups",
+    "PROTOCOLS",
+    "default_protocol",
     "dim_preprocess",
     "dim_infer",
     "PickledObject",
@@ -509,6 +522,43 @@ def layer_groups(model: nn.Module) -> dict[str, list[str]]:
 # --------------------------------------------------------------------------------------------
 
 
+#: The test-time protocols :func:`dim_infer` knows, each with the source file it follows.
+PROTOCOLS: dict[str, str] = {
+    "foamliu": "foamliu/Deep-Image-Matting-PyTorch test.py (also DCP test.py): whole image",
+    "indexnet": (
+        "poppinace/indexnet_matting scripts/demo_deep_matting.py (@4beb06a) at full "
+        "resolution: resize to a multiple of 32 (cubic; trimap nearest) and back (cubic)"
+    ),
+    "indexnet-half": (
+        "poppinace/indexnet_matting scripts/demo_deep_matting.py as shipped: image_rescale "
+        "by 0.5 first, then as 'indexnet'"
+    ),
+}
+
+
+def default_protocol(model: nn.Module) -> str:
+    """The test protocol of the repository whose checkpoints ``model`` loads.
+
+    ``"indexnet"`` for :class:`DeepMattingFC6` (``"dim-vgg16-fc6"``, the IndexNet repository's
+    DIM), ``"foamliu"`` for everything else (:class:`DIMModel`). A ``DataParallel`` wrapper is
+    looked through.
+    """
+    inner = getattr(model, "module", model)
+    return "indexnet" if isinstance(inner, DeepMattingFC6) else "foamliu"
+
+
+def _check_pair(image: Any, trimap: Any) -> tuple[np.ndarray, np.ndarray]:
+    image = np.asarray(image)
+    trimap = np.asarray(trimap)
+    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        raise InputError(f"DIM: image must be HxWx3 uint8 RGB, got {image.shape} {image.dtype}")
+    if trimap.ndim != 2 or trimap.dtype != np.uint8:
+        raise InputError(f"DIM: trimap must be HxW uint8, got {trimap.shape} {trimap.dtype}")
+    if trimap.shape != image.shape[:2]:
+        raise InputError(f"DIM: sizes differ: image {image.shape[:2]}, trimap {trimap.shape}")
+    return image, trimap
+
+
 def dim_preprocess(image: np.ndarray, trimap: np.ndarray) -> torch.Tensor:
     """The 4-channel network input of DIM (foamliu / DCP test code; also the IndexNet-repo DIM).
 
@@ -537,14 +587,7 @@ def dim_preprocess(image: np.ndarray, trimap: np.ndarray) -> torch.Tensor:
     >>> tuple(x.shape), round(float(x[0, 3, 0, 0]), 5), round(float(x[0, 0, 0, 0]), 5)
     ((1, 4, 2, 3), 0.50196, -2.1179)
     """
-    image = np.asarray(image)
-    trimap = np.asarray(trimap)
-    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-        raise InputError(f"DIM: image must be HxWx3 uint8 RGB, got {image.shape} {image.dtype}")
-    if trimap.ndim != 2 or trimap.dtype != np.uint8:
-        raise InputError(f"DIM: trimap must be HxW uint8, got {trimap.shape} {trimap.dtype}")
-    if trimap.shape != image.shape[:2]:
-        raise InputError(f"DIM: sizes differ: image {image.shape[:2]}, trimap {trimap.shape}")
+    image, trimap = _check_pair(image, trimap)
     rgb = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float().div(255.0)
     mean = torch.tensor(IMAGENET_MEAN, dtype=torch.float32).view(3, 1, 1)
     std = torch.tensor(IMAGENET_STD, dtype=torch.float32).view(3, 1, 1)
@@ -554,35 +597,69 @@ def dim_preprocess(image: np.ndarray, trimap: np.ndarray) -> torch.Tensor:
 
 
 def dim_infer(
-    model: nn.Module, image: np.ndarray, trimap: np.ndarray, *, force_known: bool = True
+    model: nn.Module,
+    image: np.ndarray,
+    trimap: np.ndarray,
+    *,
+    force_known: bool = True,
+    protocol: Literal["foamliu", "indexnet", "indexnet-half"] | None = None,
 ) -> np.ndarray:
-    """DIM's official test protocol on one image (foamliu ``test.py``; DCP ``test.py``).
+    """Alpha of one image by the model's own repository's test protocol (:data:`PROTOCOLS`).
 
-    The whole image goes through the network at its own size: no padding, no resizing
-    (unpooling restores odd sizes exactly). The model runs in ``eval()`` mode under
-    ``no_grad`` (its previous mode is restored afterwards).
+    ``protocol="foamliu"`` (foamliu ``test.py``; DCP ``test.py``): the whole image goes through
+    the network at its own size, no padding, no resizing (unpooling restores odd sizes
+    exactly); the output is clipped to [0, 1]; ``force_known`` sets ``alpha[trimap == 0] = 0``
+    and ``alpha[trimap == 255] = 1``.
+
+    ``protocol="indexnet"`` (poppinace/indexnet_matting ``scripts/demo_deep_matting.py`` with
+    ``utils.image_alignment``, the test script of the repository whose checkpoint
+    ``"dim-vgg16-fc6"`` loads): :func:`baselines.models.indexnet.indexnet_preprocess` (the
+    4-channel input normalised in float64 and cast to float32, then *resized* to
+    ``ceil(side / 32) * 32``: the image channels ``INTER_CUBIC``, the trimap channel
+    ``INTER_NEAREST``; aspect ratio not kept), forward, the raw output resized back to
+    ``H x W`` with ``INTER_CUBIC`` and clipped to [0, 1]; ``force_known`` then copies
+    ``trimap / 255`` into every pixel that is not unknown (the script's
+    ``(1 - mask) * trimap + mask * alpha`` with ``mask = trimap == 128``; a stray trimap value
+    ``v`` becomes ``v / 255``). The script saves ``uint8(alpha * 255)`` (truncation); we
+    return the float matte and leave quantisation to the evaluation convention.
+    ``protocol="indexnet-half"``: the script as shipped, which first rescales the normalised
+    input by 0.5 (``utils.image_rescale``: ``cv2.resize(fx=fy=0.5)``, image cubic, trimap
+    nearest) before the alignment; the output is still resized back to ``H x W``.
+
+    The model runs in ``eval()`` mode under ``no_grad`` (its previous mode is restored
+    afterwards), on the device of its first parameter.
 
     Parameters
     ----------
     model
         :class:`DIMModel` (sigmoid output, NxHxW; a ``(features, alpha)`` output is accepted)
-        or :class:`DeepMattingFC6` (raw Nx1xHxW output, clipped to [0, 1] here as the IndexNet
-        demo does; its demo's extra half-scale rescale and resize to a multiple of 32 are
-        *not* applied).
+        or :class:`DeepMattingFC6` (raw Nx1xHxW output).
     image, trimap
-        As for :func:`dim_preprocess`; both sides at least 32 pixels.
+        As for :func:`dim_preprocess`; both sides at least 32 pixels (for every protocol:
+        the foamliu network pools five times, and we keep one rule for both models).
     force_known
-        Set ``alpha[trimap == 0] = 0`` and ``alpha[trimap == 255] = 1`` (the official step).
+        Copy the known trimap regions into the result, as the protocol does (above).
+    protocol
+        ``None`` (default): :func:`default_protocol` -- ``"indexnet"`` for
+        :class:`DeepMattingFC6`, ``"foamliu"`` otherwise.
 
     Returns
     -------
     numpy.ndarray
         HxW float32 alpha in [0, 1].
     """
-    x = dim_preprocess(image, trimap)
+    image, trimap = _check_pair(image, trimap)
     h, w = trimap.shape
     if min(h, w) < 32:
         raise InputError(f"DIM: image is {h}x{w}; both sides must be >= 32 (five 2x2 pools)")
+    if protocol is None:
+        protocol = default_protocol(model)  # type: ignore[assignment]
+    if protocol == "foamliu":
+        x = dim_preprocess(image, trimap)
+    elif protocol in ("indexnet", "indexnet-half"):
+        x = _indexnet_repo_input(image, trimap, 0.5 if protocol == "indexnet-half" else 1.0)
+    else:
+        raise InputError(f"DIM: protocol must be one of {sorted(PROTOCOLS)}, got {protocol!r}")
     param = next(model.parameters(), None)
     if param is not None:
         x = x.to(param.device)
@@ -595,11 +672,38 @@ def dim_infer(
         model.train(was_training)
     if isinstance(out, tuple):
         out = out[-1]
-    alpha = out.reshape(h, w).float().cpu().numpy().clip(0.0, 1.0).astype(np.float32)
+    if protocol == "foamliu":
+        alpha = out.reshape(h, w).float().cpu().numpy().clip(0.0, 1.0).astype(np.float32)
+        if force_known:
+            alpha[trimap == 0] = 0.0
+            alpha[trimap == 255] = 1.0
+        return alpha
+    import cv2
+
+    raw = out.reshape(x.shape[-2:]).float().cpu().numpy()
+    alpha = np.clip(cv2.resize(raw, (w, h), interpolation=cv2.INTER_CUBIC), 0.0, 1.0)
     if force_known:
-        alpha[trimap == 0] = 0.0
-        alpha[trimap == 255] = 1.0
-    return alpha
+        alpha = np.where(trimap == 128, alpha, trimap.astype(np.float32) / np.float32(255.0))
+    return alpha.astype(np.float32, copy=False)
+
+
+def _indexnet_repo_input(image: np.ndarray, trimap: np.ndarray, scale: float) -> torch.Tensor:
+    """``demo_deep_matting.py``'s network input: ``Normalize``, ``image_rescale(scale)`` (only
+    when ``scale != 1``), ``image_alignment(32)``; 1x4xH'xW' float32."""
+    from baselines.models.indexnet import STRIDE, indexnet_preprocess
+
+    if scale == 1.0:
+        return indexnet_preprocess(image, trimap, stride=STRIDE)
+    import cv2
+
+    x = indexnet_preprocess(image, trimap, stride=None)[0].permute(1, 2, 0).numpy()
+    rgb = cv2.resize(x[:, :, :3], None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
+    tri = cv2.resize(x[:, :, 3], None, fx=scale, fy=scale, interpolation=cv2.INTER_NEAREST)
+    h, w = (int(math.ceil(s / STRIDE) * STRIDE) for s in tri.shape)
+    rgb = cv2.resize(rgb, (w, h), interpolation=cv2.INTER_CUBIC)
+    tri = cv2.resize(tri, (w, h), interpolation=cv2.INTER_NEAREST)
+    x = np.concatenate((rgb, tri[:, :, None]), axis=2)
+    return torch.from_numpy(np.ascontiguousarray(x.transpose(2, 0, 1)))[None]
 
 
 # --------------------------------------------------------------------------------------------
