@@ -10,7 +10,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from metrics._inputs import InputError, UnknownNameError
+from metrics._inputs import (
+    InputError,
+    InputWarning,
+    LossyImageWarning,
+    NoUnknownWarning,
+    StrayTrimapWarning,
+    UnknownNameError,
+)
 from metrics.conn import conn, conn_torch, conn_whole, conn_whole_torch
 from metrics.conventions import (
     CONVENTIONS,
@@ -46,7 +53,11 @@ __all__ = [
     "METRICS",
     "Convention",
     "InputError",
+    "InputWarning",
+    "LossyImageWarning",
     "MetricSpec",
+    "NoUnknownWarning",
+    "StrayTrimapWarning",
     "UnknownNameError",
     "conn",
     "conn_torch",

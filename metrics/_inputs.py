@@ -24,11 +24,24 @@ The rules (also stated in the docstring of every public metric):
   *neither* (it is not unknown, and not known either). Floating trimaps are refused: a float
   trimap in ``[0, 1]`` cannot hit 128 and would silently evaluate nothing.
 * ``pred``, ``gt`` and ``trimap`` must have the same shape.
+
+Legal but surprising input is not refused: it raises an :class:`InputWarning` (printed on
+stderr once per call site by Python's default filter; the evaluation runner records the facts
+per image and counts them under its tables instead of printing them):
+
+* :class:`StrayTrimapWarning`: the trimap has values other than 0/128/255 (a bilinearly
+  resized or anti-aliased trimap). They count as neither known nor unknown, so the metrics
+  cover fewer pixels than the trimap's author meant (SAD dropped 14 % on one resized trimap).
+* :class:`NoUnknownWarning`: an unknown-region metric got a trimap without a single 128 pixel:
+  SAD, Grad and Conn are 0 and MSE is NaN (0/0), which the run tables leave out of the mean.
+* :class:`LossyImageWarning` (raised by the file readers of :mod:`benchmark.io`): a matte read
+  from a JPEG, whose values the compression has changed.
 """
 
 from __future__ import annotations
 
 import difflib
+import warnings
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
@@ -39,6 +52,10 @@ C = TypeVar("C", bound=type)
 
 __all__ = [
     "InputError",
+    "InputWarning",
+    "StrayTrimapWarning",
+    "NoUnknownWarning",
+    "LossyImageWarning",
     "UnknownNameError",
     "lookup",
     "register_class",
@@ -55,6 +72,23 @@ class InputError(ValueError):
     The message names the offending argument or file and the problem, for example
     ``"pred has NaN"`` or ``"alpha.png is 16-bit"``.
     """
+
+
+class InputWarning(UserWarning):
+    """Legal but lossy or surprising input (see the module docstring); the message names the
+    argument or file and says what it does to the numbers."""
+
+
+class StrayTrimapWarning(InputWarning):
+    """The trimap has values other than 0, 128 and 255."""
+
+
+class NoUnknownWarning(InputWarning):
+    """An unknown-region metric got a trimap with no unknown (== 128) pixel."""
+
+
+class LossyImageWarning(InputWarning):
+    """A matte was read from a lossy (JPEG) file."""
 
 
 class UnknownNameError(KeyError):
@@ -210,10 +244,46 @@ def to_float(a: np.ndarray) -> np.ndarray:
     return a
 
 
+def _stray_count(t: np.ndarray) -> int:
+    # three equality passes beat a 256-entry lookup on large trimaps (measured: 1.1 vs 9.5 ms
+    # on 2048x2048 uint8)
+    return int(
+        t.size - np.count_nonzero(t == 0) - np.count_nonzero(t == 128) - np.count_nonzero(t == 255)
+    )
+
+
+def warn_trimap(t: np.ndarray, name: str = "trimap", *, unknown_region: bool = True) -> None:
+    """Warn about a validated ``uint8`` trimap's stray values and, for the unknown-region
+    metrics, a missing unknown region (:class:`StrayTrimapWarning`, :class:`NoUnknownWarning`)."""
+    stray = _stray_count(t)
+    if stray:
+        vals = np.unique(t[(t != 0) & (t != 128) & (t != 255)])
+        shown = ", ".join(map(str, vals[:6])) + (", ..." if vals.size > 6 else "")
+        warnings.warn(
+            StrayTrimapWarning(
+                f"{name} has {stray} pixel(s) with values other than 0/128/255 ({shown}): they "
+                "count as neither known nor unknown, so they are left out (a resized trimap? "
+                "resize trimaps with nearest-neighbour interpolation)"
+            ),
+            stacklevel=4,
+        )
+    if unknown_region and not np.count_nonzero(t == 128):
+        warnings.warn(
+            NoUnknownWarning(
+                f"{name} has no unknown (128) pixel: SAD, Grad and Conn are 0 and MSE is NaN"
+            ),
+            stacklevel=4,
+        )
+
+
 def prepare(
-    pred: Any, gt: Any, trimap: Any | None
+    pred: Any, gt: Any, trimap: Any | None, *, unknown_region: bool = False
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """Validate ``pred``, ``gt`` and ``trimap`` together and promote the mattes."""
+    """Validate ``pred``, ``gt`` and ``trimap`` together and promote the mattes.
+
+    A trimap with stray values warns (:class:`StrayTrimapWarning`); with ``unknown_region``
+    (the four DIM metrics) a trimap without any 128 pixel warns too (:class:`NoUnknownWarning`).
+    """
     p = as_alpha(pred, "pred")
     g = as_alpha(gt, "gt")
     arrays = {"pred": p, "gt": g}
@@ -222,5 +292,7 @@ def prepare(
         t = as_trimap(trimap, "trimap")
         arrays["trimap"] = t
     check_same_shape(**arrays)
+    if t is not None:
+        warn_trimap(t, unknown_region=unknown_region)
     p, g = promote_pair(p, g)
     return p, g, t

@@ -1,9 +1,9 @@
-"""Shared fixtures: the public golden set (skipped cleanly when ../shared is absent) and
-small synthetic cases."""
+"""Shared fixtures: the public golden set (in the repository: ``metrics/golden``), the
+architecture fingerprints (``tests/data/arch``) and small synthetic cases."""
 
 from __future__ import annotations
 
-import csv
+import json
 import os
 from pathlib import Path
 
@@ -11,43 +11,33 @@ import cv2
 import numpy as np
 import pytest
 
+from metrics import golden
+
 REPO = Path(__file__).resolve().parents[1]
+#: The project's shared/ folder (optional: papers, research notes). The golden set and the
+#: architecture fingerprints are in the repository itself.
 SHARED = Path(os.environ.get("MATTEBENCH_SHARED", REPO.parent / "shared"))
-GOLDEN = SHARED / "golden" / "metrics"
-
-
-def golden_available() -> bool:
-    return (GOLDEN / "reference.csv").is_file()
+#: ``metrics/golden``: the 30 public golden cases (package data, a copy of
+#: ``shared/golden/metrics``; provenance in its README).
+GOLDEN = golden.GOLDEN_DIR
 
 
 def golden_rows() -> dict[str, dict[str, str]]:
     """``reference.csv`` merged with ``reference_details.csv``, keyed by case name."""
-    if not golden_available():
-        return {}
-    with open(GOLDEN / "reference.csv", newline="") as fh:
-        rows = {r["case"]: dict(r) for r in csv.DictReader(fh)}
-    with open(GOLDEN / "reference_details.csv", newline="") as fh:
-        for r in csv.DictReader(fh):
-            rows[r["case"]].update(r)
-    return rows
+    return {name: golden.reference_row(name) for name in golden.cases()}
 
 
 GOLDEN_ROWS = golden_rows()
-GOLDEN_CASES = sorted(GOLDEN_ROWS) or ["<no golden set>"]
-NO_GOLDEN = f"golden set not found at {GOLDEN} (set MATTEBENCH_SHARED to the shared/ folder)"
+GOLDEN_CASES = sorted(GOLDEN_ROWS)
 
-
-ARCH = SHARED / "reference" / "arch"
+#: ``tests/data/arch``: the official models' key/shape fingerprints (a copy of
+#: ``shared/reference/arch``; provenance in its README).
+ARCH = REPO / "tests" / "data" / "arch"
 
 
 def fingerprint(name: str) -> dict:
-    """``shared/reference/arch/<name>.json`` (the official models' key/shape fingerprints);
-    skips the calling test with a clear reason when ``shared/`` is absent."""
-    import json
-
+    """``tests/data/arch/<name>.json``, the official model's key/shape fingerprint."""
     path = ARCH / (name if name.endswith(".json") else f"{name}.json")
-    if not path.is_file():
-        pytest.skip(f"reference fingerprint not found at {path} (set MATTEBENCH_SHARED to shared/)")
     return json.loads(path.read_text())
 
 
@@ -67,13 +57,9 @@ def conv_record(conv) -> dict:
 
 
 def load_case(name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(pred, gt, trimap) of a golden case as uint8 HxW."""
-    if not golden_available():
-        pytest.skip(NO_GOLDEN)
-    d = GOLDEN / "cases" / name
-    return tuple(
-        cv2.imread(str(d / f"{f}.png"), cv2.IMREAD_UNCHANGED) for f in ("pred", "gt", "trimap")
-    )
+    """(pred, gt, trimap) of a golden case as writable uint8 HxW arrays."""
+    c = golden.load(name)
+    return c.pred.copy(), c.gt.copy(), c.trimap.copy()
 
 
 def smooth_case(

@@ -1,6 +1,7 @@
 """The 30 public golden cases: every kernel against the official DIM MATLAB evaluation code.
 
-Source of the expected values: ``shared/golden/metrics/reference.csv`` -- float32 outputs of the
+Source of the expected values: ``metrics/golden/reference.csv`` (a copy of the project's
+``shared/golden/metrics``) -- float32 outputs of the
 unmodified DIM MATLAB functions (``compute_{sad,mse,gradient}_loss.m``,
 ``compute_connectivity_error.m``) run under GNU Octave 7.3.0 (see that folder's README). Raw
 values (SAD before /1000). Tolerances as the README suggests: ``rtol=1e-5, atol=1e-6``, NaN
@@ -17,9 +18,8 @@ import pytest
 
 import metrics
 from metrics import naive
-from tests.conftest import GOLDEN_CASES, GOLDEN_ROWS, NO_GOLDEN, golden_available, load_case
+from tests.conftest import GOLDEN_CASES, GOLDEN_ROWS, load_case
 
-pytestmark = pytest.mark.skipif(not golden_available(), reason=NO_GOLDEN)
 KEYS = ("sad", "mse", "grad", "conn")
 
 

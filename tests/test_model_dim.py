@@ -1,10 +1,10 @@
 """DIM models (``baselines.models.dim``): fingerprints, parameter counts, forward, channel specs,
 checkpoints, and the converter for foamliu's pickled-module checkpoint.
 
-Reference values: ``../shared/reference/arch/dim.json`` and ``dim_indexnet_vgg16.json``
+Reference values: ``tests/data/arch/dim.json`` and ``dim_indexnet_vgg16.json``
 (state_dict key -> shape of the official code built on CPU; see ``architectures.md``). The
-fingerprint tests skip when ``../shared`` is absent; the parameter counts are checked either
-way (25,582,595 = DCP README "Teacher 25.58M"; 130,545,345 = IndexNet README "130.55M";
+parameter counts are checked
+too (25,582,595 = DCP README "Teacher 25.58M"; 130,545,345 = IndexNet README "130.55M";
 6,400,515 = DCP README "UNI 6.40M", architectures.md section 3).
 """
 
@@ -25,15 +25,13 @@ from baselines.models import dim as D
 from baselines.models.checkpoint import read_checkpoint, save_checkpoint
 from baselines.models.registry import create_model, get_entry
 from metrics import InputError
-from tests.conftest import SHARED, fingerprint
+from tests.conftest import ARCH, fingerprint
 
-ARCH = SHARED / "reference" / "arch"
-NO_SHARED = f"reference fingerprints not found at {ARCH} (set MATTEBENCH_SHARED to shared/)"
 
 UNI50 = [32, 32, 64, 64, 128, 128, 128, 256, 256, 256, 256, 256, 256, 256, 128, 64, 32, 1]
 
 
-_fingerprint = fingerprint  # tests.conftest: skips cleanly without shared/
+_fingerprint = fingerprint  # tests.conftest: tests/data/arch
 
 
 def _n_params(model: nn.Module) -> int:
@@ -85,12 +83,9 @@ def test_bn_order_is_dcp_order(teacher: D.DIMModel) -> None:
     assert (len(groups["encoder"]), len(groups["decoder"])) == (13, 5)
     assert D.layer_groups(nn.DataParallel(teacher)) == groups
     ref_path = ARCH / "dim.json"
-    if ref_path.is_file():
-        ref = json.loads(ref_path.read_text())
-        assert list(D.DCP_BN_ORDER) == ref["dcp_cfg_bn_order"]
-        assert list(D.TEACHER_WIDTHS) == [
-            layer["out_channels"] for layer in ref["layers"] if layer["bn"]
-        ]
+    ref = json.loads(ref_path.read_text())
+    assert list(D.DCP_BN_ORDER) == ref["dcp_cfg_bn_order"]
+    assert list(D.TEACHER_WIDTHS) == [layer["out_channels"] for layer in ref["layers"] if layer["bn"]]
 
 
 def test_fc6_layer_groups(fc6: D.DeepMattingFC6) -> None:
@@ -183,9 +178,8 @@ def test_dim_infer(fixture: str, request) -> None:
 def test_uniform_half_spec() -> None:
     """DCP README 'UNI 6.40M' = every BN width halved (architectures.md: 6,400,515)."""
     ref_path = ARCH / "dim.json"
-    if ref_path.is_file():
-        ex = json.loads(ref_path.read_text())["dcp_student_example"]
-        assert ex["cfg"] == UNI50 and ex["params_down_up_only"] == 6_400_515
+    ex = json.loads(ref_path.read_text())["dcp_student_example"]
+    assert ex["cfg"] == UNI50 and ex["params_down_up_only"] == 6_400_515
     model = create_model("dim", channel_spec=UNI50).eval()
     assert _n_params(model) == D.count_spec_params(UNI50) == 6_400_515
     spec = model.channel_spec

@@ -1,11 +1,11 @@
 """GCA-Matting re-implementation (``baselines/models/gca.py``).
 
-Reference values: ``../shared/reference/arch/gca.json`` (official ``Yaoyi-Li/GCA-Matting`` @
+Reference values: ``tests/data/arch/gca.json`` (official ``Yaoyi-Li/GCA-Matting`` @
 5a999be, gca-dist) and ``gca_mmagic.json`` (MMagic ``ResGCAEncoder``/``ResGCADecoder``), both
-fingerprinted from the real code on CPU; tests needing them skip when ``../shared`` is absent.
+fingerprinted from the real code on CPU (a copy of ``shared/reference/arch``).
 The parameter counts (25,269,144 total incl. spectral-norm u/v; 25,164,529 trainable) and the
 BN split (46 / 26 layers, 7,856 / 3,424 channels) are also stated in the issue and
-``architectures.md`` and are checked without ``../shared``.
+``architectures.md`` and are checked as literals too.
 """
 
 from __future__ import annotations
@@ -30,10 +30,8 @@ from baselines.models.gca import (
     trimap_onehot,
 )
 from metrics import InputError
-from tests.conftest import SHARED, fingerprint
+from tests.conftest import ARCH, fingerprint
 
-ARCH = SHARED / "reference" / "arch"
-NO_ARCH = f"reference fingerprints not found at {ARCH} (set MATTEBENCH_SHARED to shared/)"
 TOTAL, TRAINABLE = 25_269_144, 25_164_529
 TRANSPOSED = [
     "decoder.layer1.0.conv1",
@@ -44,7 +42,7 @@ TRANSPOSED = [
 ]
 
 
-_fingerprint = fingerprint  # tests.conftest: skips cleanly without shared/
+_fingerprint = fingerprint  # tests.conftest: tests/data/arch
 
 
 @pytest.fixture(scope="module")
@@ -122,10 +120,9 @@ def test_layer_groups(model):
     assert sum(mods[n].num_features for n in groups["encoder"]) == 7856
     assert sum(mods[n].num_features for n in groups["decoder"]) == 3424
     assert "encoder.gca.W.1" in groups["encoder"] and "decoder.gca.W.1" in groups["decoder"]
-    if (ARCH / "gca.json").is_file():
-        ref = _fingerprint("gca.json")["bn_layers"]
-        for part in ("encoder", "decoder"):
-            assert groups[part] == [x["name"] for x in ref[part]["layers"]]
+    ref = _fingerprint("gca.json")["bn_layers"]
+    for part in ("encoder", "decoder"):
+        assert groups[part] == [x["name"] for x in ref[part]["layers"]]
 
 
 # ---- (3) checkpoints -----------------------------------------------------------------------

@@ -1,8 +1,8 @@
 """IndexNet Matting (``baselines.models.indexnet``) against the official architecture.
 
-Expected values: ``shared/reference/arch/indexnet.json`` (official code, demo configuration,
-built on CPU) and ``indexnet_mmagic.json`` (MMagic's IndexNet); the fingerprint tests skip when
-``../shared`` is absent. The parameter counts are also checked without it: 5,953,515 in all,
+Expected values: ``tests/data/arch/indexnet.json`` (official code, demo configuration,
+built on CPU) and ``indexnet_mmagic.json`` (MMagic's IndexNet), copies of
+``shared/reference/arch``. The parameter counts are also checked as literals: 5,953,515 in all,
 4,640,096 encoder / 1,313,419 decoder, 2,200,256 in the index blocks (architectures.md §3).
 """
 
@@ -100,7 +100,7 @@ def test_convs_and_execution_order_match_fingerprint(model: IndexNetMatting) -> 
 
 def mmagic_key(key: str) -> str:
     """Our key in MMagic's style: a hand-written inverse of the converter's rules, checked
-    against ``indexnet_mmagic.json`` below, so the round trip runs without ../shared."""
+    against ``indexnet_mmagic.json`` below, so the round trip needs no checkpoint."""
     parts = key.split(".")
     head, param = parts[:-1], parts[-1]
     cb = {"0": "conv", "1": "bn"}

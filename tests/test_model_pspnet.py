@@ -1,8 +1,7 @@
 """PSPNet-50 (``baselines.models.pspnet``) against ``hszhao/semseg``.
 
-Expected values: ``shared/reference/arch/pspnet50.json`` (official code, VOC config, built on
-CPU); the fingerprint tests skip when ``../shared`` is absent. Parameter counts are also checked
-without it: 49,081,578 with the aux head, 46,716,373 without; 23,631,808 backbone /
+Expected values: ``tests/data/arch/pspnet50.json`` (official code, VOC config, built on
+CPU; a copy of ``shared/reference/arch``). Parameter counts are also checked as literals: 49,081,578 with the aux head, 46,716,373 without; 23,631,808 backbone /
 25,449,770 heads (architectures.md §3, methods.md §5).
 """
 
