@@ -27,7 +27,6 @@ from baselines.models.registry import create_model, get_entry
 from metrics import InputError
 from tests.conftest import ARCH, fingerprint
 
-
 UNI50 = [32, 32, 64, 64, 128, 128, 128, 256, 256, 256, 256, 256, 256, 256, 128, 64, 32, 1]
 
 
@@ -85,7 +84,9 @@ def test_bn_order_is_dcp_order(teacher: D.DIMModel) -> None:
     ref_path = ARCH / "dim.json"
     ref = json.loads(ref_path.read_text())
     assert list(D.DCP_BN_ORDER) == ref["dcp_cfg_bn_order"]
-    assert list(D.TEACHER_WIDTHS) == [layer["out_channels"] for layer in ref["layers"] if layer["bn"]]
+    assert list(D.TEACHER_WIDTHS) == [
+        layer["out_channels"] for layer in ref["layers"] if layer["bn"]
+    ]
 
 
 def test_fc6_layer_groups(fc6: D.DeepMattingFC6) -> None:

@@ -30,7 +30,7 @@ from baselines.models.gca import (
     trimap_onehot,
 )
 from metrics import InputError
-from tests.conftest import ARCH, fingerprint
+from tests.conftest import fingerprint
 
 TOTAL, TRAINABLE = 25_269_144, 25_164_529
 TRANSPOSED = [
