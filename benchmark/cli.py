@@ -12,6 +12,8 @@ Subcommands::
     mattebench prune --model NAME --method UNI|NS|CAP|DCP --kd none|NST|OFD|SP|SPKD --out DIR
     mattebench reproduce [SPEC ...|headline|all] [--profile quick|paper] [--data-root DIR]
     mattebench reproduce --list
+    mattebench golden [--impl MODULE:FUNCTION | --values CSV] [--convention NAME]
+    mattebench compare RUN BASELINE [--tolerance METRIC=REL ...] [--per-image]
     mattebench models | datasets | methods | convert-checkpoint
 """
 
@@ -23,10 +25,11 @@ import math
 import os
 import sys
 import time
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
-from metrics import CONVENTIONS, InputError, UnknownNameError
+from metrics import CONVENTIONS, InputError, InputWarning, UnknownNameError
 
 __all__ = ["main", "build_parser"]
 
@@ -47,8 +50,14 @@ def _json(obj: dict) -> str:
 
 
 def _cmd_metrics(args: argparse.Namespace) -> int:
-    from benchmark.folders import METRIC_COLUMNS, score_folders, summarise, write_csv
-    from benchmark.io import read_alpha, read_trimap
+    from benchmark.folders import (
+        METRIC_COLUMNS,
+        score_folders,
+        score_triplet,
+        summarise,
+        write_csv,
+    )
+    from benchmark.pairing import Triplet
     from metrics import get_convention
 
     conv = get_convention(args.convention)
@@ -70,6 +79,7 @@ def _cmd_metrics(args: argparse.Namespace) -> int:
             progress=not args.no_progress,
         )
         mean, skipped = summarise(rows)
+        _print_input_warnings(rows)
         for c, n in skipped.items():
             print(
                 f"note: {c}: {n} image(s) gave NaN (no unknown pixel) and are left out of the mean",
@@ -103,16 +113,34 @@ def _cmd_metrics(args: argparse.Namespace) -> int:
             "mattebench metrics needs PRED GT TRIMAP (or --pred-dir/--gt-dir/--trimap-dir)"
         )
     pred_p, gt_p, tri_p = args.files
-    pred, gt, tri = read_alpha(pred_p), read_alpha(gt_p), read_trimap(tri_p)
-    try:
-        vals = conv.evaluate(pred, gt, tri, scale=args.scale)
-    except InputError as e:
-        raise InputError(f"{pred_p} / {gt_p} / {tri_p}: {e}") from None
+    row = score_triplet(Triplet("-", Path(pred_p), Path(gt_p), Path(tri_p)), conv.name, args.scale)
+    for _, msg in row.pop("warnings"):
+        print(f"mattebench: warning: {msg}", file=sys.stderr)
+    vals = {k: row[k] for k in METRIC_COLUMNS}
     if args.json:
         print(_json({"convention": conv.name, "scale": args.scale, **vals}))
     else:
         print("  ".join(f"{k.upper()} {_fmt(v)}" for k, v in vals.items()))
     return 0
+
+
+def _print_input_warnings(rows: Sequence[dict]) -> None:
+    """One counted line per kind of input warning of a folder run, with its first example."""
+    kinds: dict[str, list[str]] = {}
+    for r in rows:
+        for cat, msg in r.get("warnings", ()):
+            kinds.setdefault(cat, []).append(msg)
+    what = {
+        "StrayTrimapWarning": "trimaps have values other than 0/128/255 (left out of the metrics)",
+        "NoUnknownWarning": "trimaps have no unknown pixel (SAD, Grad, Conn 0; MSE NaN)",
+        "LossyImageWarning": "mattes are JPEG files (lossy: values changed)",
+    }
+    for cat, msgs in kinds.items():
+        print(
+            f"mattebench: warning: {len(msgs)} of {len(rows)} images: "
+            f"{what.get(cat, cat)}; first: {msgs[0]}",
+            file=sys.stderr,
+        )
 
 
 def _cmd_conventions(args: argparse.Namespace) -> int:
@@ -185,11 +213,27 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     return _print_report(args.out, fmt="md", write=True)
 
 
-def _print_report(run_dir: str, fmt: str, write: bool) -> int:
-    from benchmark.runner import write_tables
+def _print_report(run_dir: str, fmt: str, write: bool, require_complete: bool = False) -> int:
+    from benchmark.runner import incomplete, load_run, planned_images, write_tables
+    from reports.tables import input_notes
 
+    rows, cfg = load_run(run_dir)  # a clear error for a non-run or an empty run
+    short = incomplete(rows, planned_images(run_dir, cfg))
+    if short and require_complete:
+        raise InputError(
+            f"{run_dir}: incomplete run ({'; '.join(short)}); resume it with the same eval command"
+        )
     text = write_tables(run_dir, fmt=fmt, write=write)
     print(text, end="")
+    for line in short:
+        print(
+            f"mattebench: warning: incomplete run: {line} (the means cover only those; resume "
+            "with the same eval command, or pass --require-complete to fail)",
+            file=sys.stderr,
+        )
+    for ds in dict.fromkeys(r["dataset"] for r in rows):
+        for note in input_notes([r for r in rows if r["dataset"] == ds]):
+            print(f"mattebench: warning: {ds}: {note}", file=sys.stderr)
     return 0
 
 
@@ -212,7 +256,58 @@ def _cmd_report(args: argparse.Namespace) -> int:
         names = [n.strip() for n in args.grid.split(",") if n.strip()]
         for p in run_grid(args.run_dir, names, dataset=args.grid_dataset, zoom=zoom):  # type: ignore[arg-type]
             print(f"wrote {p}", file=sys.stderr)
-    return _print_report(args.run_dir, fmt=args.format, write=not args.no_write)
+    return _print_report(
+        args.run_dir,
+        fmt=args.format,
+        write=not args.no_write,
+        require_complete=args.require_complete,
+    )
+
+
+def _cmd_golden(args: argparse.Namespace) -> int:
+    from metrics import golden
+
+    if args.export:
+        dest = golden.export(args.export, convention=args.convention, scale=args.scale)
+        print(f"wrote {len(golden.cases())} cases and expected.csv ({args.convention!r}, "
+              f"{args.scale} units) to {dest}")  # fmt: skip
+        return 0
+    if args.impl and args.values:
+        raise InputError("give --impl or --values, not both")
+    impl = None
+    what = f"MatteBench's kernels (convention {args.convention!r})"
+    if args.impl:
+        impl = golden.load_callable(args.impl)
+        what = args.impl
+    elif args.values:
+        impl = golden.read_values_csv(args.values)
+        what = args.values
+    keys = args.metric or list(golden.KEYS)
+    rep = golden.check(
+        impl,
+        convention=args.convention,
+        metrics=keys,
+        scale=args.scale,
+        rtol=args.rtol,
+        atol=args.atol,
+    )
+    print(f"golden check of {what}: {len(golden.cases())} cases x {len(keys)} metric(s)")
+    print(rep.format(verbose=args.verbose))
+    return 0 if rep.passed else 1
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from benchmark.regress import compare_paths, parse_tolerances, report_json, write_baseline
+
+    if args.write_baseline:
+        dest = write_baseline(args.run, args.baseline)
+        print(f"wrote the baseline {dest} from {args.run}")
+        return 0
+    rep = compare_paths(
+        args.run, args.baseline, parse_tolerances(args.tolerance), per_image=args.per_image
+    )
+    print(report_json(rep) if args.json else rep.format())
+    return 0 if rep.passed else 1
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
@@ -394,7 +489,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="mattebench", description="Reference-exact alpha-matting benchmark."
     )
     ap.add_argument("--version", action="version", version=f"mattebench {__version__}")
-    sub = ap.add_subparsers(dest="command", required=True)
+    sub = ap.add_subparsers(dest="command", metavar="COMMAND")
 
     m = sub.add_parser("metrics", help="SAD/MSE/Grad/Conn of one triplet or of folders")
     m.add_argument("files", nargs="*", metavar="PRED GT TRIMAP", help="three 8-bit images")
@@ -449,7 +544,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar=("METHOD", "KEY=VALUE"),
         help="keyword for one method, e.g. --method-arg model:gca checkpoint=gca-dist.pth",
     )
-    e.add_argument("--convention", default="reference", help="metric convention of the main table")
+    e.add_argument(
+        "--convention",
+        default="reference",
+        help="metric convention of the main table (all are stored; see `mattebench conventions`)",
+    )
     e.add_argument(
         "--out", default="mattebench-out/run", help="run directory (resumes if it exists)"
     )
@@ -497,8 +596,16 @@ def build_parser() -> argparse.ArgumentParser:
     e.set_defaults(func=_cmd_eval)
 
     r = sub.add_parser("report", help="render a run's tables (main + conventions)")
-    r.add_argument("run_dir")
-    r.add_argument("--format", choices=("md", "tex", "csv"), default="md")
+    r.add_argument("run_dir", help="a run folder written by `mattebench eval`")
+    r.add_argument(
+        "--format", choices=("md", "tex", "csv"), default="md", help="output format of the tables"
+    )
+    r.add_argument(
+        "--require-complete",
+        action="store_true",
+        help="fail (exit 2) when the run lacks images of its test set, instead of a warning "
+        "(for CI)",
+    )
     r.add_argument(
         "--no-write", action="store_true", help="print only; do not write RUN_DIR/tables/"
     )
@@ -516,11 +623,94 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--dataset", help="with --compare: only this dataset of the run")
     r.set_defaults(func=_cmd_report)
 
+    g = sub.add_parser(
+        "golden",
+        help="check metric code against the 30 golden cases of the DIM MATLAB reference",
+        description="Run the 30 public golden cases (pred, gt, trimap PNGs with the values of "
+        "the official DIM MATLAB evaluation code, shipped with MatteBench) through our kernels "
+        "or through your own implementation, per case and metric. Exit status 0: every "
+        "comparison within tolerance; 1: some failed (listed); 2: bad input.",
+    )
+    g.add_argument(
+        "--impl",
+        metavar="MODULE:FUNCTION",
+        help="your implementation: a function fn(pred, gt, trimap) taking uint8 arrays and "
+        "returning {'sad': ..., 'mse': ..., 'grad': ..., 'conn': ...} (any subset); "
+        "MODULE may be a path to a .py file",
+    )
+    g.add_argument(
+        "--values",
+        metavar="CSV",
+        help="your values as a CSV with a 'case' column and metric columns (sad, mse, grad, conn)",
+    )
+    g.add_argument(
+        "--convention",
+        default="reference",
+        help="whose values to expect: 'reference' = the MATLAB code; another name = our "
+        "re-statement of that port (see `mattebench conventions`)",
+    )
+    g.add_argument(
+        "--metric",
+        action="append",
+        choices=("sad", "mse", "grad", "conn"),
+        help="check only this metric (repeatable; default: all four)",
+    )
+    g.add_argument(
+        "--scale",
+        choices=("raw", "paper"),
+        default="raw",
+        help="units of the values: raw sums or paper units (SAD, Grad, Conn / 1000)",
+    )
+    g.add_argument("--rtol", type=float, default=1e-5, help="relative tolerance")
+    g.add_argument(
+        "--atol",
+        type=float,
+        default=None,
+        help="absolute tolerance (default: 1e-6 in raw units, divided by 1000 for SAD, Grad "
+        "and Conn in paper units)",
+    )
+    g.add_argument("--export", metavar="DIR", help="write the cases and expected.csv to DIR")
+    g.add_argument("-v", "--verbose", action="store_true", help="print every comparison")
+    g.set_defaults(func=_cmd_golden)
+
+    cm = sub.add_parser(
+        "compare",
+        help="compare a run with a stored baseline; exit 1 on a regression (for CI)",
+        description="Compare RUN with BASELINE (each a run folder or a results CSV: "
+        "dataset,method,name,<metric>...) per dataset, method and metric: the mean over images "
+        "and every image. A metric worse than the baseline by more than its relative tolerance "
+        "is a regression; a baseline image or method missing from the run is a failure. Exit "
+        "status 0: no regression; 1: regression or missing results; 2: bad input.",
+    )
+    cm.add_argument("run", help="the run folder or results CSV to check")
+    cm.add_argument("baseline", help="the stored baseline: a run folder or a results CSV")
+    cm.add_argument(
+        "--tolerance",
+        action="append",
+        default=[],
+        metavar="[METRIC=]REL",
+        help="relative tolerance of a metric (repeatable), or of every metric without "
+        "METRIC= (default: 1e-6, float rounding)",
+    )
+    cm.add_argument(
+        "--per-image",
+        action="store_true",
+        help="also fail on any single image worse beyond the tolerance (default: the means "
+        "decide; image regressions are listed)",
+    )
+    cm.add_argument("--json", action="store_true", help="print the comparison as JSON")
+    cm.add_argument(
+        "--write-baseline",
+        action="store_true",
+        help="write RUN's per-image values to BASELINE as a results CSV (to commit) and exit",
+    )
+    cm.set_defaults(func=_cmd_compare)
+
     cp = sub.add_parser(
         "compose",
         help="build Composition-1k / Distinctions-646 test composites (official protocol)",
     )
-    cp.add_argument("dataset", choices=("comp1k", "d646"))
+    cp.add_argument("dataset", choices=("comp1k", "d646"), help="which test set to compose")
     cp.add_argument(
         "--adobe",
         help="comp1k: the Adobe test set (Test_set, Combined_Dataset, or a folder with fg/ alpha/)",
@@ -536,13 +726,17 @@ def build_parser() -> argparse.ArgumentParser:
     cp.add_argument(
         "--out", required=True, help="output folder (merged/, bg/, compose_manifest.json); resumes"
     )
-    cp.add_argument("--no-progress", action="store_true")
+    cp.add_argument("--no-progress", action="store_true", help="no progress bar")
     cp.set_defaults(func=_cmd_compose)
 
     tp = sub.add_parser(
         "trimaps", help="generate trimaps for sets that ship none, or check trimap hygiene"
     )
-    tp.add_argument("action", choices=("generate", "check"))
+    tp.add_argument(
+        "action",
+        choices=("generate", "check"),
+        help="generate: trimaps from alpha mattes; check: report stray values of trimaps",
+    )
     tp.add_argument("folder", help="generate: folder of alpha mattes; check: folder of trimaps")
     tp.add_argument("--out", help="generate: output folder; check --fix: folder for fixed copies")
     tp.add_argument("--kernel-size", type=int, default=3, help="elliptical kernel size (generate)")
@@ -553,7 +747,7 @@ def build_parser() -> argparse.ArgumentParser:
     tp.add_argument(
         "--fix", choices=("nearest", "threshold"), help="check: write fixed copies to --out"
     )
-    tp.add_argument("--no-progress", action="store_true")
+    tp.add_argument("--no-progress", action="store_true", help="no progress bar")
     tp.set_defaults(func=_cmd_trimaps)
 
     t = sub.add_parser(
@@ -574,10 +768,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--data", choices=("portrait", "objects"), default="portrait", help="synthetic kind"
     )
     t.add_argument("--size", type=int, default=160, help="generated sample size (long side)")
-    t.add_argument("--crop", type=int, default=128)
-    t.add_argument("--batch", type=int, default=4)
-    t.add_argument("--iters", type=int, default=200)
-    t.add_argument("--lr", type=float, default=1e-3)
+    t.add_argument("--crop", type=int, default=128, help="training crop side in pixels")
+    t.add_argument("--batch", type=int, default=4, help="samples per optimiser step")
+    t.add_argument("--iters", type=int, default=200, help="optimiser steps")
+    t.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate")
     t.add_argument(
         "--milestones",
         type=int,
@@ -585,17 +779,25 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         help="steps where the lr is multiplied by --gamma",
     )
-    t.add_argument("--gamma", type=float, default=0.1)
+    t.add_argument(
+        "--gamma", type=float, default=0.1, help="learning-rate factor at each milestone"
+    )
     t.add_argument(
         "--sd",
         choices=("best", "dense", "transitive", "none"),
         default="best",
         help="SDNet self-distillation",
     )
-    t.add_argument("--lambda-sd", type=float, default=1.0)
-    t.add_argument("--val-every", type=int, default=50)
-    t.add_argument("--save-every", type=int, default=50)
-    t.add_argument("--seed", type=int, default=0)
+    t.add_argument(
+        "--lambda-sd", type=float, default=1.0, help="weight of the self-distillation loss"
+    )
+    t.add_argument("--val-every", type=int, default=50, help="validate every N steps")
+    t.add_argument(
+        "--save-every", type=int, default=50, help="write the resume state every N steps"
+    )
+    t.add_argument(
+        "--seed", type=int, default=0, help="seed of the initial weights and the sampling"
+    )
     t.add_argument("--device", default="cpu", help="cpu or cuda")
     t.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     t.add_argument(
@@ -611,7 +813,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=0,
         help="generator seed of the fixed training set (--pool N) (default: %(default)s)",
     )
-    t.add_argument("--no-progress", action="store_true")
+    t.add_argument("--no-progress", action="store_true", help="no progress bar")
     t.set_defaults(func=_cmd_train)
 
     mp = sub.add_parser("models", help="model size table: parameters, MB, GMACs, CPU latency")
@@ -619,9 +821,11 @@ def build_parser() -> argparse.ArgumentParser:
     mp.add_argument(
         "--size", type=int, default=512, help="input side (PSPNet: the nearest 8k+1 below)"
     )
-    mp.add_argument("--threads", type=int, default=2)
+    mp.add_argument("--threads", type=int, default=2, help="torch CPU threads for the timing")
     mp.add_argument("--no-latency", action="store_true", help="skip the timing")
-    mp.add_argument("--format", choices=("md", "tex", "csv"), default="md")
+    mp.add_argument(
+        "--format", choices=("md", "tex", "csv"), default="md", help="output format of the table"
+    )
     mp.set_defaults(func=_cmd_models)
 
     cc = sub.add_parser(
@@ -632,8 +836,8 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("dim-foamliu",),
         help="dim-foamliu: BEST_checkpoint.tar of DIM-PyTorch / DCP",
     )
-    cc.add_argument("src")
-    cc.add_argument("dst")
+    cc.add_argument("src", help="the official checkpoint file")
+    cc.add_argument("dst", help="where to write the converted state_dict checkpoint")
     cc.set_defaults(func=_cmd_convert)
 
     pr = sub.add_parser(
@@ -641,7 +845,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     pr.add_argument("--model", required=True, help="registered matting model")
     pr.add_argument(
-        "--method", required=True, choices=("UNI", "NS", "CAP", "DCP", "uni", "ns", "cap", "dcp")
+        "--method",
+        required=True,
+        choices=("UNI", "NS", "CAP", "DCP", "uni", "ns", "cap", "dcp"),
+        help="channel-selection criterion: UNI (uniform), NS (network slimming), CAP, DCP "
+        "(distillation-based pruning)",
     )
     pr.add_argument(
         "--ratio", type=float, default=0.5, help="fraction of prunable channels to remove"
@@ -650,6 +858,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--kd",
         default="none",
         choices=("none", "NST", "OFD", "SP", "SPKD", "nst", "ofd", "sp", "spkd"),
+        help="feature distillation of the training stage (and of DCP's pruning stage)",
     )
     pr.add_argument(
         "--teacher", help="teacher checkpoint (without one the teacher is random: smoke tests only)"
@@ -673,9 +882,13 @@ def build_parser() -> argparse.ArgumentParser:
         "(scratch, the DCP code) or from the teacher's weights (default: %(default)s)",
     )
     pr.add_argument("--out", required=True, help="run folder (stages cached; resumes)")
-    pr.add_argument("--sparsity-iters", type=int, default=50)
+    pr.add_argument(
+        "--sparsity-iters", type=int, default=50, help="pruning-stage (sparsity training) steps"
+    )
     pr.add_argument("--sparsity-s", type=float, default=1e-4, help="L1 weight on BN scales")
-    pr.add_argument("--finetune-iters", type=int, default=100)
+    pr.add_argument(
+        "--finetune-iters", type=int, default=100, help="training-stage (fine-tuning) steps"
+    )
     pr.add_argument(
         "--kd-weight",
         type=float,
@@ -702,21 +915,29 @@ def build_parser() -> argparse.ArgumentParser:
         default=5.0,
         help="clamp every gradient element to +-this (DCP code: 5; 0: off) (default: %(default)s)",
     )
-    pr.add_argument("--size", type=int, default=96)
-    pr.add_argument("--crop", type=int, default=64)
-    pr.add_argument("--batch", type=int, default=2)
-    pr.add_argument("--lr", type=float, default=1e-3)
-    pr.add_argument("--seed", type=int, default=0)
-    pr.add_argument("--device", default="cpu")
-    pr.add_argument("--threads", type=int, default=2)
-    pr.add_argument("--model-arg", action="append", default=[], metavar="KEY=VALUE")
+    pr.add_argument("--size", type=int, default=96, help="generated sample size (long side)")
+    pr.add_argument("--crop", type=int, default=64, help="training crop side in pixels")
+    pr.add_argument("--batch", type=int, default=2, help="samples per optimiser step")
+    pr.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (both stages)")
+    pr.add_argument(
+        "--seed", type=int, default=0, help="seed of the initial weights and the sampling"
+    )
+    pr.add_argument("--device", default="cpu", help="cpu or cuda")
+    pr.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    pr.add_argument(
+        "--model-arg",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="model constructor keyword (repeatable)",
+    )
     pr.add_argument(
         "--measure-size",
         type=int,
         default=512,
         help="time teacher vs student at this size (0: skip)",
     )
-    pr.add_argument("--no-progress", action="store_true")
+    pr.add_argument("--no-progress", action="store_true", help="no progress bar")
     pr.set_defaults(func=_cmd_prune)
 
     rp = sub.add_parser(
@@ -729,7 +950,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rp.add_argument("specs", nargs="*", metavar="SPEC", help="spec names, 'headline' or 'all'")
     rp.add_argument("--list", action="store_true", help="list the bundled specs and exit")
-    rp.add_argument("--profile", choices=("quick", "paper"), default="quick")
+    rp.add_argument(
+        "--profile",
+        choices=("quick", "paper"),
+        default="quick",
+        help="quick: the embedded synthetic data at small scale on a CPU; paper: the real "
+        "test set (--data-root) and the given checkpoints",
+    )
     rp.add_argument("--data-root", help="the real dataset's folder (paper profile)")
     rp.add_argument("--out", default="mattebench-out/reproduce", help="output folder")
     rp.add_argument(
@@ -758,15 +985,40 @@ def build_parser() -> argparse.ArgumentParser:
         "only, not the tables (default: min(2, CPUs))",
     )
     rp.add_argument("--smoke", action="store_true", help="a few steps on tiny images (tests)")
-    rp.add_argument("--executor", choices=("process", "dask"), default="process")
+    rp.add_argument(
+        "--executor",
+        choices=("process", "dask"),
+        default="process",
+        help="where evaluation stages run: a local process pool or a dask cluster",
+    )
     rp.add_argument("--scheduler", help="dask scheduler address (with --executor dask)")
-    rp.add_argument("--no-progress", action="store_true")
+    rp.add_argument("--no-progress", action="store_true", help="no progress bar")
     rp.set_defaults(func=_cmd_reproduce)
 
     for what in ("datasets", "methods"):
         lp = sub.add_parser(what, help=f"list the registered {what}")
         lp.set_defaults(func=_cmd_list, what=what)
+    ap.formatter_class = _HelpFormatter
+    for sp in sub.choices.values():
+        sp.formatter_class = _HelpFormatter
     return ap
+
+
+class _HelpFormatter(argparse.HelpFormatter):
+    """Every option's help shows its default (unless it has none, is a switch, or already
+    says it)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        if (
+            "%(default)" in text
+            or not action.option_strings
+            or default in (None, False, argparse.SUPPRESS)
+            or default == []
+        ):
+            return text
+        return f"{text} (default: %(default)s)"
 
 
 def _cmd_reproduce(args: argparse.Namespace) -> int:
@@ -829,13 +1081,28 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``mattebench`` console command."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
+    shown = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):  # noqa: ANN001
+        if issubclass(category, InputWarning):  # our own words, no source line
+            print(f"mattebench: warning: {message}", file=sys.stderr)
+        else:
+            shown(message, category, filename, lineno, file, line)
+
+    warnings.showwarning = show
     try:
         return int(args.func(args) or 0)
     except (InputError, UnknownNameError) as e:
         msg = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
         print(f"mattebench: error: {msg}", file=sys.stderr)
         return 2
+    finally:
+        warnings.showwarning = shown
 
 
 if __name__ == "__main__":

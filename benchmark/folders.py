@@ -9,6 +9,7 @@ import csv
 import math
 import os
 import sys
+import warnings
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -18,9 +19,16 @@ from tqdm import tqdm
 
 from benchmark.io import atomic_write, read_alpha, read_trimap
 from benchmark.pairing import Triplet, match_triplets
-from metrics import InputError, get_convention
+from metrics import InputError, InputWarning, get_convention
 
-__all__ = ["score_triplet", "score_folders", "summarise", "write_csv", "METRIC_COLUMNS"]
+__all__ = [
+    "name_files",
+    "score_triplet",
+    "score_folders",
+    "summarise",
+    "write_csv",
+    "METRIC_COLUMNS",
+]
 
 METRIC_COLUMNS = ("sad", "mse", "grad", "conn")
 
@@ -28,20 +36,40 @@ METRIC_COLUMNS = ("sad", "mse", "grad", "conn")
 def score_triplet(
     item: Triplet, convention: str = "reference", scale: str = "paper"
 ) -> dict[str, Any]:
-    """Read one triplet and return ``{"name", "sad", "mse", "grad", "conn"}``.
+    """Read one triplet and return ``{"name", "sad", "mse", "grad", "conn", "warnings"}``.
 
-    Kernel errors are re-raised as :class:`InputError` naming the files.
+    Kernel errors are re-raised as :class:`InputError` naming the files. Legal but lossy input
+    (:class:`metrics.InputWarning`: a JPEG matte, stray trimap values, no unknown pixel) is
+    not printed here: ``"warnings"`` holds ``(category name, message naming the file)`` pairs
+    for the caller to count.
     """
-    pred = read_alpha(item.pred)
-    gt = read_alpha(item.gt)
-    tri = read_trimap(item.trimap) if item.trimap is not None else None
-    if tri is None:
-        raise InputError(f"{item.pred.name}: the DIM metrics need a trimap")
-    try:
-        vals = get_convention(convention).evaluate(pred, gt, tri, scale=scale)
-    except InputError as e:
-        raise InputError(f"{item.pred.name} / {item.gt.name} / {item.trimap.name}: {e}") from None
-    return {"name": item.name, **vals}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", InputWarning)
+        pred = read_alpha(item.pred)
+        gt = read_alpha(item.gt)
+        tri = read_trimap(item.trimap) if item.trimap is not None else None
+        if tri is None:
+            raise InputError(f"{item.pred}: the DIM metrics need a trimap")
+        try:
+            vals = get_convention(convention).evaluate(pred, gt, tri, scale=scale)
+        except InputError as e:
+            raise InputError(f"{item.pred} / {item.gt} / {item.trimap}: {e}") from None
+    files = {"pred": item.pred, "gt": item.gt, "trimap": item.trimap}
+    notes = []
+    for w in caught:
+        if not issubclass(w.category, InputWarning):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+            continue
+        notes.append((w.category.__name__, name_files(str(w.message), files)))
+    return {"name": item.name, **vals, "warnings": list(dict.fromkeys(notes))}
+
+
+def name_files(message: str, files: dict[str, Any]) -> str:
+    """A kernel's message about ``"trimap"``/``"pred"``/``"gt"`` with the file named instead."""
+    head, sep, rest = message.partition(" ")
+    if sep and head in files and files[head] is not None:
+        return f"{files[head]} {rest}"
+    return message
 
 
 def _score_star(args: tuple[Triplet, str, str]) -> dict[str, Any]:

@@ -59,6 +59,7 @@ import multiprocessing
 import os
 import sys
 import time
+import warnings
 from collections.abc import Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
@@ -70,14 +71,27 @@ import numpy as np
 from tqdm import tqdm
 
 from benchmark.datasets import MattingDataset, Sample, get_dataset
-from benchmark.io import atomic_write, read_alpha
+from benchmark.io import atomic_write, is_lossy, read_alpha
 from benchmark.pairing import list_images
-from metrics import CONVENTIONS, METRICS, InputError, evaluate_whole, force_known, get_convention
+from metrics import (
+    CONVENTIONS,
+    METRICS,
+    InputError,
+    InputWarning,
+    evaluate_whole,
+    force_known,
+    get_convention,
+)
 
 __all__ = [
     "RunConfig",
     "run",
     "load_results",
+    "load_run",
+    "read_config",
+    "planned_images",
+    "incomplete",
+    "write_results_csv",
     "write_tables",
     "compare_run",
     "quantise",
@@ -177,10 +191,12 @@ def score(
 ) -> dict[str, Any]:
     """Per-image metrics of an 8-bit prediction (paper units).
 
-    ``{"metrics": {...}, "conventions": {name: {sad, mse, grad, conn}}, "trimap_stray": n}``:
-    ``metrics`` under ``convention`` (the main table's), every convention for the discrepancy
-    table (unknown-region evaluation only), and the number of trimap pixels that are neither
-    0, 128 nor 255 (they count as neither known nor unknown; a resized trimap has many).
+    ``{"metrics": {...}, "conventions": {name: {sad, mse, grad, conn}}, "trimap_stray": n,
+    "unknown_pixels": u}``: ``metrics`` under ``convention`` (the main table's), every
+    convention for the discrepancy table (unknown-region evaluation only), the number of
+    trimap pixels that are neither 0, 128 nor 255 (they count as neither known nor unknown; a
+    resized trimap has many) and the number of unknown (== 128) pixels (0: SAD, Grad and Conn
+    are 0 and MSE is NaN, left out of its mean). The tables count both.
     """
     if sample.alpha is None:
         raise InputError(f"{sample.name}: the dataset has no ground truth for it")
@@ -190,14 +206,20 @@ def score(
         per_conv = {
             c: get_convention(c).evaluate(pred, sample.alpha, sample.trimap) for c in CONVENTIONS
         }
-        stray = _stray(sample.trimap)
         return {
             "metrics": dict(per_conv[convention]),
             "conventions": per_conv,
-            "trimap_stray": stray,
+            "trimap_stray": _stray(sample.trimap),
+            "unknown_pixels": int(np.count_nonzero(sample.trimap == 128)),
         }
     vals = evaluate_whole(pred, sample.alpha, sample.trimap)
-    return {"metrics": vals, "conventions": {}, "trimap_stray": _stray(sample.trimap)}
+    unknown = None if sample.trimap is None else int(np.count_nonzero(sample.trimap == 128))
+    return {
+        "metrics": vals,
+        "conventions": {},
+        "trimap_stray": _stray(sample.trimap),
+        "unknown_pixels": unknown,
+    }
 
 
 def _stray(trimap: np.ndarray | None) -> int:
@@ -240,9 +262,13 @@ def _work(
     ds = _open_dataset(ds_spec)
     sample = ds.load(name)
     t0 = time.perf_counter()
+    lossy = False
     if method_spec["name"] == PRED_SOURCE:
         pred_file = _find_pred(Path(method_spec["dir"]), name)
-        pred = read_alpha(pred_file)
+        lossy = is_lossy(pred_file)
+        with warnings.catch_warnings():  # counted in the row and under the table instead
+            warnings.simplefilter("ignore", InputWarning)
+            pred = read_alpha(pred_file)
         if sample.alpha is not None and pred.shape != sample.alpha.shape:
             ph, pw = pred.shape
             gh, gw = sample.alpha.shape
@@ -263,12 +289,15 @@ def _work(
         Path(run_dir), ds_spec["name"], method_spec["label"], name
     )
     _write_png(pred_path, pred8)
-    result = score(pred8, sample, ds.evaluation, convention)
+    with warnings.catch_warnings():  # the row records the facts; the tables count them
+        warnings.simplefilter("ignore", InputWarning)
+        result = score(pred8, sample, ds.evaluation, convention)
     row = {
         "dataset": ds_spec["name"],
         "method": method_spec["label"],
         "name": name,
         "seconds": seconds,
+        "pred_lossy": lossy,
         **result,
     }
     with atomic_write(metrics_path) as fh:
@@ -423,6 +452,9 @@ def run(
     _check_config(run_dir, cfg)
     _write_environment(run_dir, cfg)
     jobs: list[_Job] = []
+    planned = {d["name"]: list(_open_dataset(d).names()) for d in cfg.datasets}
+    with atomic_write(run_dir / "images.json") as fh:
+        json.dump(planned, fh, indent=1, sort_keys=True)
     for ds_spec in cfg.datasets:
         ds = _open_dataset(ds_spec)
         for m in methods:
@@ -566,10 +598,32 @@ def _run_dask(jobs: Sequence[_Job], *, workers: int, scheduler: str | None, bar:
         )
 
 
+def read_config(run_dir: str | Path) -> dict[str, Any]:
+    """A run's ``config.json``; :class:`InputError` naming the folder when it is not a run."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise InputError(f"{run_dir}: no such run folder")
+    path = run_dir / "config.json"
+    if not path.is_file():
+        raise InputError(
+            f"{run_dir}: not a run folder (it has no config.json; `mattebench eval --out DIR` "
+            "makes one)"
+        )
+    try:
+        cfg = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise InputError(f"{path}: not valid JSON ({e})") from None
+    if not isinstance(cfg, dict) or not {"datasets", "methods"} <= set(cfg):
+        raise InputError(
+            f"{path}: not a MatteBench run configuration (no 'datasets' and 'methods')"
+        )
+    return cfg
+
+
 def load_results(run_dir: str | Path) -> list[dict[str, Any]]:
     """Every per-image row of a run, sorted by dataset, method, name."""
     run_dir = Path(run_dir)
-    cfg = json.loads((run_dir / "config.json").read_text())
+    cfg = read_config(run_dir)
     rows = []
     for ds_spec in cfg["datasets"]:
         for m in cfg["methods"]:
@@ -577,9 +631,56 @@ def load_results(run_dir: str | Path) -> list[dict[str, Any]]:
             if not folder.is_dir():
                 continue
             for f in sorted(folder.glob("*.json")):
-                rows.append(_none_to_nan(json.loads(f.read_text())))
+                try:
+                    rows.append(_none_to_nan(json.loads(f.read_text())))
+                except (json.JSONDecodeError, UnicodeDecodeError) as e:
+                    raise InputError(f"{f}: damaged per-image result ({e}); delete it and "
+                                     "run the eval command again") from None  # fmt: skip
     rows.sort(key=lambda r: (r["dataset"], r["method"], r["name"]))
     return rows
+
+
+def planned_images(run_dir: str | Path, cfg: dict[str, Any]) -> dict[tuple[str, str], int] | None:
+    """``(dataset, method) -> images a complete run has`` from ``images.json`` (written when
+    the run starts); ``None`` for a run made before that file existed."""
+    path = Path(run_dir) / "images.json"
+    if not path.is_file():
+        return None
+    planned = json.loads(path.read_text())
+    return {
+        (d["name"], _label(m)): len(planned.get(d["name"], []))
+        for d in cfg["datasets"]
+        for m in cfg["methods"]
+    }
+
+
+def load_run(run_dir: str | Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """``(rows, config)`` of a run that has at least one result; :class:`InputError` for a
+    folder that is not a run or a run killed before its first image."""
+    cfg = read_config(run_dir)
+    rows = load_results(run_dir)
+    if not rows:
+        raise InputError(
+            f"{run_dir}: the run has no results yet (stopped before its first image?); run "
+            "the same eval command again to resume it"
+        )
+    return rows, cfg
+
+
+def incomplete(
+    rows: Sequence[dict[str, Any]], planned: dict[tuple[str, str], int] | None
+) -> list[str]:
+    """``"comp1k/knn: 20 of 50 images"`` for every (dataset, method) short of its plan."""
+    if planned is None:
+        return []
+    have: dict[tuple[str, str], int] = {}
+    for r in rows:
+        have[(r["dataset"], r["method"])] = have.get((r["dataset"], r["method"]), 0) + 1
+    return [
+        f"{ds}/{m}: {have.get((ds, m), 0)} of {n} images"
+        for (ds, m), n in planned.items()
+        if have.get((ds, m), 0) < n
+    ]
 
 
 def write_results_csv(run_dir: str | Path, rows: Sequence[dict[str, Any]]) -> Path:
@@ -613,9 +714,9 @@ def write_tables(run_dir: str | Path, *, fmt: str = "md", write: bool = True) ->
     from reports.tables import render
 
     run_dir = Path(run_dir)
-    cfg = json.loads((run_dir / "config.json").read_text())
+    rows, cfg = load_run(run_dir)
     out = []
-    for (ds, kind), table in run_tables(load_results(run_dir), cfg).items():
+    for (ds, kind), table in run_tables(rows, cfg, planned_images(run_dir, cfg)).items():
         out.append(render(table, fmt))  # type: ignore[arg-type]
         if write:
             for f in ("md", "tex", "csv"):
@@ -629,10 +730,9 @@ def compare_run(run_dir: str | Path, a: str, b: str, *, dataset: str | None = No
     (:func:`reports.report.compare_datasets`: ``dataset``, or every dataset with both)."""
     from reports.report import compare_datasets
 
-    run_dir = Path(run_dir)
-    cfg = json.loads((run_dir / "config.json").read_text())
+    rows, cfg = load_run(run_dir)
     names = list(dict.fromkeys(d["name"] for d in cfg["datasets"]))
-    return compare_datasets(load_results(run_dir), names, a, b, dataset=dataset)
+    return compare_datasets(rows, names, a, b, dataset=dataset)
 
 
 def method_specs(

@@ -8,7 +8,7 @@ and :func:`benchmark.runner.compare_run` (``reports`` imports only ``metrics``).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from metrics import METRICS, InputError
@@ -18,12 +18,21 @@ from reports.tables import Table, _fmt, _fmt_ci, _mean, discrepancy_table, summa
 __all__ = ["run_tables", "compare_methods", "compare_datasets"]
 
 
-def run_tables(rows: Sequence[dict[str, Any]], cfg: dict[str, Any]) -> dict[tuple[str, str], Table]:
+def run_tables(
+    rows: Sequence[dict[str, Any]],
+    cfg: dict[str, Any],
+    planned: Mapping[tuple[str, str], int] | None = None,
+) -> dict[tuple[str, str], Table]:
     """``(dataset, kind) -> Table`` in the run's dataset order: ``"main"`` for every dataset
-    and, where per-convention results exist (unknown-region datasets), ``"conventions"``."""
+    and, where per-convention results exist (unknown-region datasets), ``"conventions"``.
+    ``planned`` ((dataset, method) -> images of the complete run) makes an incomplete run's
+    caption say "N of M images"."""
     out: dict[tuple[str, str], Table] = {}
     for ds in dict.fromkeys(d["name"] for d in cfg["datasets"]):
-        out[(ds, "main")] = summary_table(rows, ds, run_config=cfg)
+        if not any(r["dataset"] == ds for r in rows):
+            continue  # a run stopped before this dataset's first image
+        plan = {m: n for (d, m), n in (planned or {}).items() if d == ds}
+        out[(ds, "main")] = summary_table(rows, ds, run_config=cfg, planned=plan)
         if any(r["dataset"] == ds and r.get("conventions") for r in rows):
             out[(ds, "conventions")] = discrepancy_table(rows, ds)
     return out

@@ -14,7 +14,7 @@ values than its row says ``n=K``); the CSV has ``<metric>``, ``<metric>_lo``,
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -23,7 +23,7 @@ import pandas as pd
 from metrics import CONVENTIONS, METRICS
 from reports.stats import CONFIDENCE, RESAMPLES, MeanCI, mean_ci
 
-__all__ = ["Table", "summary_table", "discrepancy_table", "render", "Format"]
+__all__ = ["Table", "summary_table", "discrepancy_table", "input_notes", "render", "Format"]
 
 Format = Literal["md", "tex", "csv"]
 
@@ -60,9 +60,20 @@ def _direction(metrics: Sequence[str]) -> str:
 
 
 def summary_table(
-    rows: Sequence[dict[str, Any]], dataset: str, *, run_config: dict[str, Any]
+    rows: Sequence[dict[str, Any]],
+    dataset: str,
+    *,
+    run_config: dict[str, Any],
+    planned: Mapping[str, int] | None = None,
 ) -> Table:
-    """Methods as rows, the dataset's metrics as columns, mean over images."""
+    """Methods as rows, the dataset's metrics as columns, mean over images.
+
+    The caption says what the means stand on: the image count per method ("20 of 50 images"
+    when ``planned``, method -> images of a complete run, says the run is short), every
+    metric averaged over fewer images (NaN values: MSE without unknown pixels), and the counted
+    input problems the per-image rows record (``trimap_stray``: trimap pixels other than
+    0/128/255; ``unknown_pixels`` 0; ``pred_lossy``: predictions read from JPEG).
+    """
     rows = [r for r in rows if r["dataset"] == dataset]
     if not rows:
         raise ValueError(f"no results for dataset {dataset!r}")
@@ -81,25 +92,74 @@ def summary_table(
             skipped = len(values) - c.n
             if skipped:
                 nan_notes.append(
-                    f"{m}: {skipped} image(s) without unknown pixels left out of {METRICS[k].label}"
+                    f"{m}: {METRICS[k].label} is a mean over {c.n} of {len(values)} images "
+                    f"({skipped} without unknown pixels give NaN and are left out)"
                 )
         data[m] = vals
     frame = pd.DataFrame.from_dict(data, orient="index")[list(metrics)]
     conv = CONVENTIONS[run_config.get("convention", "reference")]
-    n = sorted(set(counts.values()))
     region = "unknown region (trimap == 128)" if "sad" in metrics else "whole image"
     caption = (
-        f"{dataset}: mean over {'/'.join(map(str, n))} images [{CONFIDENCE:.0%} bootstrap "
+        f"{dataset}: mean over {_image_counts(counts, planned)} [{CONFIDENCE:.0%} bootstrap "
         f"interval over images: percentile, {RESAMPLES} resamples, seed 0]; {region}; "
         f"convention '{conv.name}' ({conv.title}); units {_units(metrics)}; "
         f"{_direction(metrics)}; predictions {'forced to' if run_config.get('force_known') else 'not forced to'} "
         f"the trimap's known regions, 8-bit by {run_config.get('rounding', 'round')}."
     )
-    if nan_notes:
-        caption += " " + "; ".join(nan_notes) + "."
+    notes = nan_notes + input_notes(rows)
+    if notes:
+        caption += " " + "; ".join(notes) + "."
     return Table(
         frame=frame, caption=caption, metrics=metrics, title=f"Results on {dataset}", ci=ci
     )
+
+
+def _image_counts(counts: Mapping[str, int], planned: Mapping[str, int] | None) -> str:
+    """``"50 images"``, ``"50/48 images"`` or ``"20 of 50 images (incomplete run)"``."""
+    planned = planned or {}
+    short = {m: (n, planned[m]) for m, n in counts.items() if m in planned and n < planned[m]}
+    if short:
+        parts = [f"{m}: {n} of {p}" for m, (n, p) in short.items()]
+        full = [m for m in counts if m not in short]
+        if full:
+            parts.append(f"others: {'/'.join(str(counts[m]) for m in full)}")
+        return f"{'; '.join(parts)} images (INCOMPLETE run: resume it for the full test set)"
+    n = sorted(set(counts.values()))
+    return f"{'/'.join(map(str, n))} images"
+
+
+def input_notes(rows: Sequence[dict[str, Any]]) -> list[str]:
+    """Counted input problems of per-image rows (the fields the runner records), one phrase
+    each, empty when there are none."""
+    notes = []
+    stray = [r for r in rows if r.get("trimap_stray")]
+    if stray:
+        per_image = {r["name"]: int(r["trimap_stray"]) for r in stray}  # one trimap per image
+        names, px = sorted(per_image), sum(per_image.values())
+        notes.append(
+            f"{len(names)} trimap(s) have {px} pixel(s) with values other than 0/128/255, "
+            "counted as neither known nor unknown (e.g. "
+            f"{', '.join(names[:3])})"
+        )
+    none = sorted(
+        {r["name"] for r in rows if r.get("unknown_pixels") == 0 and "sad" in r["metrics"]}
+    )
+    if none:
+        notes.append(
+            f"{len(none)} image(s) have no unknown pixel: SAD, Grad, Conn 0 and MSE left out "
+            f"(e.g. {', '.join(none[:3])})"
+        )
+    lossy = [r for r in rows if r.get("pred_lossy")]
+    if lossy:
+        per_method: dict[str, int] = {}
+        for r in lossy:
+            per_method[r["method"]] = per_method.get(r["method"], 0) + 1
+        counts = ", ".join(f"{m}: {n}" for m, n in per_method.items())
+        notes.append(
+            f"{len(lossy)} prediction(s) read from JPEG (lossy: the values are not those "
+            f"predicted; {counts})"
+        )
+    return notes
 
 
 def discrepancy_table(

@@ -389,10 +389,12 @@ def test_folders_size_mismatch(tmp_path, capsys, workers) -> None:
     out = tmp_path / "per_image.csv"
     assert main(folder_argv(dirs, "--out", str(out), "--workers", str(workers))) == 2
     err = capsys.readouterr().err
-    assert (
-        "woman-952506_1920 (1)_1.png / woman-952506_1920 (1).png / woman-952506_1920 (1)_1.png: "
-        "sizes differ: pred is 12x10, gt is 12x16"
-    ) in err
+    files = (
+        dirs["pred"] / "woman-952506_1920 (1)_1.png",
+        dirs["gt"] / "woman-952506_1920 (1).png",
+        dirs["trimap"] / "woman-952506_1920 (1)_1.png",
+    )  # each file once, with its folder: pred and trimap folders hold the same names
+    assert f"{' / '.join(map(str, files))}: sizes differ: pred is 12x10, gt is 12x16" in err
     assert not out.exists()
 
 

@@ -43,7 +43,7 @@ def test_summary_means_bold_and_caption() -> None:
     assert list(t.frame.columns) == ["sad", "mse", "grad", "conn"]
     assert t.frame.loc["cf", "sad"] == pytest.approx(2.0)  # (1 + 2 + 3) / 3
     assert t.frame.loc["knn", "mse"] == pytest.approx(0.02)  # NaN left out
-    assert "knn: 1 image(s) without unknown pixels left out of MSE" in t.caption
+    assert "knn: MSE is a mean over 2 of 3 images (1 without unknown pixels" in t.caption
     assert "SAD/1000, MSE, Grad/1000, Conn/1000" in t.caption
     md = render(t, "md")
     assert "| | SAD \u2193 | MSE \u2193 | Grad \u2193 | Conn \u2193 | n |" in md
