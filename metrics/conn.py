@@ -45,7 +45,7 @@ THETA = 0.15
 STEPS = 10
 
 Tie = Literal["column_major", "row_major", "opencv"]
-Threshold = Literal["exact", "float64_arange"]
+Threshold = Literal["exact", "float64_arange", "float32_arange"]
 Empty = Literal["gca", "indexnet"]
 Method = Literal["auto", "union_find", "opencv"]
 
@@ -56,6 +56,20 @@ _ARANGE = np.arange(0, 1.1, 0.1)
 _LEVEL_LUT_F64 = np.array(
     [int(np.sum(v / 255.0 >= _ARANGE[1:])) for v in range(256)], dtype=np.uint8
 )
+# What a float32 port gets with a float32 alpha against the same ``np.arange`` under NumPy < 2,
+# which compares a float32 array with a float64 scalar in float32 (the threshold is cast):
+# ``float32(0.7)`` and ``float32(0.9)`` lie *below* 0.7 and 0.9, so they pass. For the 8-bit
+# grey levels this gives exactly the integer rule (``_LEVEL_LUT``): 153 passes 0.6.
+_ARANGE_F32 = _ARANGE.astype(np.float32)
+_LEVEL_LUT_F32 = np.array(
+    [int(np.sum(np.float32(v) / np.float32(255) >= _ARANGE_F32[1:])) for v in range(256)],
+    dtype=np.uint8,
+)
+_LEVEL_LUTS = {
+    "exact": _LEVEL_LUT,
+    "float64_arange": _LEVEL_LUT_F64,
+    "float32_arange": _LEVEL_LUT_F32,
+}
 # A float alpha within this distance below a threshold counts as reaching it (ties pass, as
 # they do for 8-bit input in the float32 reference). v / 255 of a grey value that is not a tie
 # lies at least 5 / 2550 ~ 2e-3 from every threshold, and float32 rounds v / 255 by < 1e-7, so
@@ -71,6 +85,11 @@ def alpha_levels(a: np.ndarray, threshold: Threshold = "exact") -> np.ndarray:
     passes when ``alpha >= k/10 - 1e-6``, so ``v / 255.0`` gives the same levels as ``v``.
     ``threshold="float64_arange"`` reproduces float64 ports that compare ``v / 255.0`` with
     ``np.arange(0, 1.1, 0.1)``: 153 then falls below 0.6 (``0.6000000000000001``).
+    ``threshold="float32_arange"`` reproduces float32 ports run under NumPy < 2, which compare
+    a float32 alpha with ``np.arange``'s float64 thresholds in float32: the alpha is rounded to
+    float32 and compared with ``float32(k/10)``. 8-bit input then gets the exact levels (153
+    passes 0.6); a float alpha of ``float32(0.7)`` or ``float32(0.9)`` (just below 0.7, 0.9)
+    passes that threshold.
 
     Examples
     --------
@@ -79,12 +98,19 @@ def alpha_levels(a: np.ndarray, threshold: Threshold = "exact") -> np.ndarray:
     [[0, 1, 6, 10]]
     >>> alpha_levels(np.array([[153]], dtype=np.uint8), "float64_arange").tolist()
     [[5]]
+    >>> alpha_levels(np.array([[153]], dtype=np.uint8), "float32_arange").tolist()
+    [[6]]
+    >>> a = np.array([[np.float32(0.7), 0.7 - 1e-9]])    # float32(0.7) = 0.699999988...
+    >>> alpha_levels(a, "float32_arange").tolist(), alpha_levels(a, "float64_arange").tolist()
+    ([[7, 7]], [[6, 6]])
     """
     if a.dtype == np.uint8:
-        lut = _LEVEL_LUT if threshold == "exact" else _LEVEL_LUT_F64
+        lut = _LEVEL_LUTS[threshold]
         return cv2.LUT(a, lut) if a.flags.c_contiguous else lut[a]
     if threshold == "exact":
         lev = np.floor(a * STEPS + _TIE_EPS * STEPS)
+    elif threshold == "float32_arange":
+        lev = np.sum(a.astype(np.float32)[..., None] >= _ARANGE_F32[1:], axis=-1)
     else:
         lev = np.sum(a[..., None] >= _ARANGE[1:], axis=-1)
     return np.clip(lev, 0, STEPS).astype(np.uint8)
@@ -233,13 +259,19 @@ def conn_raw(
     mask: np.ndarray | None,
     *,
     threshold: Threshold = "exact",
+    threshold_gt: Threshold | None = None,
     tie: Tie = "column_major",
     with_background: bool = False,
     empty: Empty = "gca",
     method: Method = "auto",
 ) -> float:
-    """Raw connectivity error of validated, promoted mattes over ``mask`` (``None`` = all)."""
-    m = np.minimum(alpha_levels(p, threshold), alpha_levels(g, threshold))
+    """Raw connectivity error of validated, promoted mattes over ``mask`` (``None`` = all).
+
+    ``threshold`` decides the levels of ``p`` and, unless ``threshold_gt`` is given, of ``g``
+    (a port may hand the two over in different dtypes, as GCA-Matting's tester does).
+    """
+    lev_g = alpha_levels(g, threshold if threshold_gt is None else threshold_gt)
+    m = np.minimum(alpha_levels(p, threshold), lev_g)
     sel = np.arange(m.size, dtype=np.int64) if mask is None else np.flatnonzero(mask)
     if method == "auto":
         method = "union_find" if _conn_uf.AVAILABLE and tie != "opencv" else "opencv"

@@ -10,7 +10,17 @@ listed difference on a crafted case.
 
 A convention describes what the code family *prints* for a prediction: where its evaluation
 pipeline quantises or forces the prediction before the metric functions see it, the
-convention does the same (``quantise``, ``force_pred``). 8-bit input is never re-quantised.
+convention does the same (``quantise``, ``force_pred``, ``force_classes``). 8-bit input is never
+re-quantised; a float input that a convention quantises is taken as the network's float32
+output, which is what those ports quantise.
+
+Where a convention was checked by running the port's own code, its ``checked`` note says how:
+the port's metric functions were copied verbatim from the named commit into a scratch folder
+(never into this repository), fed the way the port's own test/inference script feeds them
+(its dtypes, its trimap handling, its forcing and quantisation; glue written out line by line
+from that script), and compared with the convention on crafted cases and on a batch of random
+ones (sizes 4x4 to 47x47; stray trimap values; unforced float32 predictions; values one float32
+step around the grey-level and threshold boundaries).
 """
 
 from __future__ import annotations
@@ -50,9 +60,19 @@ class Convention:
     quantise
         What the family's pipeline does to a *float* prediction before the metrics:
         ``"none"``, ``"round"`` (``round(255 a)``, half to even) or ``"truncate"``
-        (``uint8(255 a)``).
+        (``uint8(255 a)``). Every quantising port does it on the network's float32 output in
+        float32 (``float32(a) * float32(255)``), and so do we: ``float32(0.9) * 255`` is
+        229.5 in float32 (rounds to 230) but 229.49999... in float64 (229). Over every float32
+        in ``[0, 1]`` the float32 product truncates as the float64 one does and rounds
+        differently for 128 values (the half levels, such as ``float32(0.9)``); a float64
+        input is first rounded to float32 (``200/255 - 1e-12`` truncates to 200, not 199).
     force_pred
         The pipeline forces ``pred`` to 0/1 in the trimap's known regions before the metrics.
+    force_classes
+        Which pixels ``force_pred`` forces: ``"exact"``: ``trimap == 0`` to 0 and
+        ``trimap == 255`` to 1; ``"thresholds"``: ``trimap < 85`` to 0 and ``trimap >= 170``
+        to 1 (MatteFormer's ``inference.py``), while the metrics still read the trimap as
+        ``trimap_classes`` says.
     trimap_classes
         ``"exact"``: only 0/128/255 mean bg/unknown/fg. ``"thresholds"``: the trimap is first
         mapped by value, ``< 85`` to 0, ``>= 170`` to 255, the rest to 128 (GCA-Matting's
@@ -74,10 +94,16 @@ class Convention:
         Where the per-pixel errors are summed.
     conn_threshold, conn_tie, conn_with_background, conn_empty
         See :func:`metrics.conn.conn_levels` and :func:`metrics.conn.alpha_levels`.
+    conn_threshold_gt
+        The threshold rule for ``gt`` where the port hands it over in another dtype than
+        ``pred`` (GCA-Matting: float32 gt, float64 pred); ``None``: ``conn_threshold``.
     divisors
         What ``scale="paper"`` divides each raw value by.
     differences
         The documented differences from ``reference``, one sentence each.
+    checked
+        How the convention was checked against the port's own code (what was run, on which
+        cases, with what result); empty where it was only read.
     """
 
     name: str
@@ -85,6 +111,7 @@ class Convention:
     source: str
     quantise: Literal["none", "round", "truncate"] = "none"
     force_pred: bool = False
+    force_classes: Literal["exact", "thresholds"] = "exact"
     trimap_classes: Literal["exact", "thresholds"] = "exact"
     sad_region: Area = "unknown"
     mse_numerator: Area = "unknown"
@@ -99,10 +126,12 @@ class Convention:
     conn_with_background: bool = False
     conn_empty: Empty = "gca"
     conn_region: Area = "unknown"
+    conn_threshold_gt: Threshold | None = None
     divisors: Mapping[str, float] = field(
         default_factory=lambda: MappingProxyType(dict(PAPER_DIVISORS))
     )
     differences: tuple[str, ...] = ()
+    checked: str = ""
 
     # ------------------------------------------------------------------ preparation
 
@@ -110,15 +139,16 @@ class Convention:
         """Validate, then quantise and force ``pred`` as this family's pipeline does."""
         p = as_alpha(pred, "pred")
         if self.quantise != "none" and p.dtype != np.uint8:
-            scaled = p * 255.0
+            # the ports scale the network's float32 output in float32 (see ``quantise``)
+            scaled = p.astype(np.float32) * np.float32(255)
             p = (np.round(scaled) if self.quantise == "round" else np.floor(scaled)).astype(
                 np.uint8
             )
         p, g, t = prepare(p, gt, trimap)
         if self.trimap_classes == "thresholds":
-            t = np.where(t < 85, 0, np.where(t >= 170, 255, 128)).astype(np.uint8)
+            t = _threshold_classes(t)
         if self.force_pred:
-            p = force_known(p, t)
+            p = force_known(p, t if self.force_classes == "exact" else _threshold_classes(t))
         return p, g, t
 
     def _mask(self, t: np.ndarray, area: Area) -> np.ndarray | None:
@@ -154,6 +184,7 @@ class Convention:
             g,
             self._mask(t, self.conn_region),
             threshold=self.conn_threshold,
+            threshold_gt=self.conn_threshold_gt,
             tie=self.conn_tie,
             with_background=self.conn_with_background,
             empty=self.conn_empty,
@@ -217,6 +248,12 @@ def _pool() -> ThreadPoolExecutor:
     return _POOL
 
 
+def _threshold_classes(t: np.ndarray) -> np.ndarray:
+    """``< 85`` to 0, ``>= 170`` to 255, the rest to 128 (GCA-Matting's and MatteFormer's
+    ``trimap[trimap < 85] = 0; trimap[trimap >= 170] = 2; trimap[trimap >= 85] = 1``)."""
+    return np.where(t < 85, 0, np.where(t >= 170, 255, 128)).astype(np.uint8)
+
+
 def _as_float(a: np.ndarray) -> np.ndarray:
     return a / 255.0 if a.dtype == np.uint8 else a
 
@@ -255,8 +292,8 @@ def list_conventions() -> list[str]:
 
 # difference sentences shared by several conventions (one wording, one test keyword)
 _MM_PIPELINE = (
-    "Pipeline: pred is forced from the trimap and rounded to uint8 (the metric functions "
-    "refuse an unforced pred)."
+    "Pipeline: pred is forced from the trimap (== 0, == 255) and rounded to uint8 in float32, "
+    "round(float32(a) * 255) half to even (the metric functions refuse an unforced pred)."
 )
 _WHOLE_SAD = (
     "SAD: summed over the whole image (equal to the reference only when gt agrees with "
@@ -295,8 +332,9 @@ register_convention(
     Convention(
         name="gca",
         title="GCA-Matting / MGMatting python utils/evaluate.py (README: do not report Grad/Conn)",
-        source="Yaoyi-Li/GCA-Matting utils/evaluate.py + tester.py @5a999be4; "
-        "yucornetto/MGMatting code-base/utils/evaluate.py @2bac93f0 (identical)",
+        source="Yaoyi-Li/GCA-Matting utils/evaluate.py + tester.py + "
+        "dataloader/data_generator.py @5a999be4; yucornetto/MGMatting "
+        "code-base/utils/evaluate.py @2bac93f0 (identical)",
         quantise="truncate",
         force_pred=True,
         trimap_classes="thresholds",
@@ -304,36 +342,71 @@ register_convention(
         mse_empty="zero",
         grad_normalise="div255",
         conn_threshold="float64_arange",
+        conn_threshold_gt="float32_arange",
         conn_tie="row_major",
         conn_with_background=True,
         differences=(
-            "Pipeline: tester.py forces pred from the trimap and truncates float pred to uint8.",
+            "Pipeline: tester.py forces pred from the trimap and truncates float pred to uint8 "
+            "(in float32).",
             _EPS_MSE,
             "Grad: pred and gt are divided by 255 instead of mat2gray (differs whenever an "
             "image does not span 0..255).",
-            "Conn: thresholds v/255.0 >= np.arange(0, 1.1, 0.1) in float64, so 153 fails 0.6.",
+            "Conn: pred (uint8) is thresholded as pred/255.0 >= np.arange(0, 1.1, 0.1) in "
+            "float64, so a pred of 153 fails 0.6; gt is handed over as float32 and compared "
+            "in float32, so a gt of 153 passes.",
             "Conn: argmax(bincount(labels)) includes the background label 0, which is taken "
             "as the largest component whenever it is biggest.",
             _SKIMAGE_TIE,
             "Trimap: tester.py maps values < 85 to background, >= 170 to foreground and the "
             "rest to unknown, so a resized trimap's 127/129 count as unknown.",
         ),
+        checked="Ran GCA-Matting @5a999be4 utils/evaluate.py verbatim (comput_sad_loss, "
+        "compute_mse_loss, compute_gradient_loss, compute_connectivity_error; np.float/np.int "
+        "need NumPy < 1.24, so under NumPy 1.23.5) on inputs prepared as "
+        "dataloader/data_generator.py (phase 'test', ToTensor) and tester.py Tester.test do: "
+        "gt = float32(v / 255.) * 255 in float32 (so evaluate.py's target / 255.0 is float32 "
+        "and is compared with np.arange in float32), trimap classes < 85 / >= 170, float32 "
+        "pred forced to 0/1 from them, then astype(uint8), whose / 255.0 is float64. "
+        "183 cases (3 crafted, 160 random, 20 random with float gt): SAD, MSE, Grad and Conn "
+        "agree within 1.7e-7 relative (the port's float32). Crafted: 20x20 gt 255 with a "
+        "column of 153, pred 0.9: port Conn 24.3137 raw, ours 24.3137 (26.3137 while gt was "
+        "thresholded in float64). Under NumPy >= 2 the port compares the float32 gt in float64 "
+        "instead; that changes only a float gt of exactly float32(0.7) or float32(0.9).",
     )
 )
 
 register_convention(
     Convention(
         name="matteformer",
-        title="MatteFormer / ViTMatte utils/evaluate.py, evaluation.py (SAD and MSE only)",
-        source="webtoon/matteformer utils/evaluate.py @61bef5dd; hustvl/ViTMatte evaluation.py "
-        "@51948611 (same functions); Grad and Conn come from the MATLAB code in their papers",
+        title="MatteFormer inference.py + utils/evaluate.py (SAD, MSE); Grad, Conn: DIM MATLAB",
+        source="webtoon/matteformer inference.py, utils/evaluate.py, evaluation.py @f09f090a "
+        "(unchanged since 61bef5dd); Grad and Conn come from the DIM MATLAB code its README "
+        "names. hustvl/ViTMatte evaluation.py @8cd7ef06 has the same SAD/MSE functions, but "
+        "its inference.py does not force pred, so this convention is MatteFormer's only",
         quantise="truncate",
+        force_pred=True,
+        force_classes="thresholds",
         mse_eps=1e-8,
         mse_empty="zero",
         differences=(
-            "Pipeline: float pred is truncated to uint8 (astype / to_pil_image), not rounded.",
+            "Pipeline: float pred is truncated to uint8 (in float32), not rounded.",
             _EPS_MSE,
+            "Pipeline: inference.py then forces pred to 0 where trimap < 85 and to 255 where "
+            "trimap >= 170 (the raw trimap's classes), before any metric; the metrics still "
+            "count trimap == 128 only.",
         ),
+        checked="Ran MatteFormer @f09f090a inference.py verbatim from the input side: "
+        "generator_tensor_dict (reflect padding, trimap classes < 85 -> 0, >= 170 -> 2, "
+        "else 1, one-hot) and single_inference's post-processing (float32 pred * 255, "
+        "astype(uint8), then pred = 0 / 255 where the classes' argmax is 0 / 2, crop), with "
+        "the network's float32 output standing in for the model; saved the PNG as __main__ "
+        "does (GRAY2RGB), scored it with evaluation.py + utils/evaluate.py (SAD, MSE) and "
+        "with the DIM MATLAB code (GCA-Matting's copy @5a999be4, compute_gradient_loss, "
+        "compute_connectivity_error) under Octave 7.3.0 on the PNGs (first channel). 163 "
+        "cases (3 crafted, 160 random): all four agree within 2.3e-7 relative (the MATLAB "
+        "code's float32). Crafted: 6x10 gt 255, pred 0.9 with a 0.2 bridge in trimap 200, "
+        "one 60 and one 127: port Grad 11.8480, Conn 9.2 raw, ours the same (83.3679 and "
+        "7.5333 while pred was not forced).",
     )
 )
 
@@ -342,7 +415,8 @@ register_convention(
         name="mmedit",
         title="MMEditing 0.x mmedit/core/evaluation/metrics.py (float32 Conn)",
         source="open-mmlab/mmagic branch 0.x @6f2f3ae2, mmedit/core/evaluation/metrics.py "
-        "(last changed 4acd4656) + models/mattors/base_mattor.py",
+        "(last changed 4acd4656) + models/mattors/base_mattor.py (BaseMattor.restore_shape, "
+        "BaseMattor.evaluate; the same in open-mmlab/mmediting @941e79b0)",
         quantise="round",
         force_pred=True,
         sad_region="whole",
@@ -355,6 +429,14 @@ register_convention(
             _MM_MSE,
             _OPENCV_TIE,
         ),
+        checked="Ran mmedit 0.x (open-mmlab/mmagic branch 0.x @6f2f3ae2) verbatim under "
+        "NumPy 1.23.5: BaseMattor.restore_shape (np.clip, pred = 0 / 1 where trimap == 0 / "
+        "255) and BaseMattor.evaluate (np.round(pred_alpha * 255).astype(np.uint8) on the "
+        "network's float32 pred, so the product and its rounding are float32) calling "
+        "mmedit/core/evaluation/metrics.py sad, mse, gradient_error, connectivity. 163 cases "
+        "(3 crafted, 160 random): SAD and MSE identical, Grad and Conn within 2.7e-7 relative "
+        "(float32). Crafted: 4x4 gt 0, float32 pred 0.9: port SAD 14.4314 raw (230 / 255 a "
+        "pixel), ours 14.4314 (14.3686, i.e. 229, while the product was float64).",
     )
 )
 
@@ -363,7 +445,8 @@ register_convention(
         name="mmagic",
         title="MMagic 1.x mmagic/evaluation/metrics (float64 Conn: the 153 bug)",
         source="open-mmlab/mmagic main @0a560bba, mmagic/evaluation/metrics/{sad,matting_mse,"
-        "gradient_error,connectivity_error}.py + base_mattor.py",
+        "gradient_error,connectivity_error,metrics_utils}.py + "
+        "mmagic/models/base_models/base_mattor.py (BaseMattor.postprocess)",
         quantise="round",
         force_pred=True,
         sad_region="whole",
@@ -378,6 +461,14 @@ register_convention(
             "Conn: thresholds in float64 against np.arange, so 153 fails 0.6.",
             _OPENCV_TIE,
         ),
+        checked="Ran mmagic @0a560bba verbatim with torch 2 and NumPy 2: BaseMattor.postprocess "
+        "(clamp_, pred = 1 / 0 where ori_trimap == 255 / 0, pa *= 255 and round_() on the "
+        "float32 tensor, to uint8) then the process() of SAD, MattingMSE, GradientError and "
+        "ConnectivityError (_fetch_data_and_check: the mask check, uint8 / 255.0 in float64; "
+        "registry, base class and mmengine imports stubbed). 163 cases (3 crafted, 160 "
+        "random): all four identical to ours. Crafted: 4x4 gt 0, float32 pred 0.9: port SAD "
+        "14.4314 raw (230 / 255 a pixel), ours 14.4314 (14.3686, i.e. 229, while the product "
+        "was float64).",
     )
 )
 

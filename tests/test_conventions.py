@@ -24,23 +24,48 @@ from tests.conftest import smooth_case
 REF = get_convention("reference")
 EXACT = {"rel": 1e-12, "abs": 1e-12}
 
+# The crafted cases use stray trimap values and trimaps without a 128 on purpose: the input
+# warnings about them (``trimap has ...``) are expected here.
+pytestmark = pytest.mark.filterwarnings("ignore:trimap has:UserWarning")
+
 # (convention, index) -> (keyword of the sentence, tests that demonstrate it)
 DIFFERENCES: dict[tuple[str, int], tuple[str, tuple[str, ...]]] = {
     ("matlab-indexnet", 0): ("first empty threshold", ("test_conn_empty_level_continue",)),
-    ("gca", 0): ("truncates", ("test_pipeline_prepare", "test_pipeline_sad", "test_gca_forcing")),
+    ("gca", 0): (
+        "truncates",
+        (
+            "test_pipeline_prepare",
+            "test_pipeline_sad",
+            "test_gca_forcing",
+            "test_quantise_in_float32",
+        ),
+    ),
     ("gca", 1): ("1e-8", ("test_mse_eps_no_unknown_gives_zero",)),
     ("gca", 2): ("divided by 255", ("test_gca_grad_div255_instead_of_mat2gray",)),
-    ("gca", 3): ("153", ("test_conn_float64_arange_drops_153",)),
+    ("gca", 3): (
+        "153",
+        ("test_conn_float64_arange_drops_153", "test_gca_conn_gt_float32_pred_float64"),
+    ),
     ("gca", 4): ("background label", ("test_gca_conn_background_label",)),
     ("gca", 5): ("row-major", ("test_conn_tie_break",)),
     ("gca", 6): ("< 85", ("test_gca_trimap_thresholds",)),
-    ("matteformer", 0): ("truncated", ("test_pipeline_prepare", "test_pipeline_sad")),
+    ("matteformer", 0): (
+        "truncated",
+        ("test_pipeline_prepare", "test_pipeline_sad", "test_quantise_in_float32"),
+    ),
     ("matteformer", 1): ("1e-8", ("test_mse_eps_no_unknown_gives_zero",)),
-    ("mmedit", 0): ("rounded", ("test_pipeline_prepare", "test_pipeline_sad")),
+    ("matteformer", 2): ("< 85", ("test_matteformer_forces_from_trimap_classes",)),
+    ("mmedit", 0): (
+        "rounded",
+        ("test_pipeline_prepare", "test_pipeline_sad", "test_quantise_in_float32"),
+    ),
     ("mmedit", 1): ("whole image", ("test_sad_whole_image",)),
     ("mmedit", 2): ("#(trimap == 128)", ("test_mse_whole_sum_over_unknown_count",)),
     ("mmedit", 3): ("OpenCV", ("test_conn_tie_break",)),
-    ("mmagic", 0): ("rounded", ("test_pipeline_prepare", "test_pipeline_sad")),
+    ("mmagic", 0): (
+        "rounded",
+        ("test_pipeline_prepare", "test_pipeline_sad", "test_quantise_in_float32"),
+    ),
     ("mmagic", 1): ("whole image", ("test_sad_whole_image",)),
     ("mmagic", 2): ("#(trimap == 128)", ("test_mse_whole_sum_over_unknown_count",)),
     ("mmagic", 3): ("153", ("test_conn_float64_arange_drops_153",)),
@@ -121,14 +146,24 @@ def _port_conn(
     *,
     background_bug: bool = False,
     empty_continue: bool = False,
+    gt_float32: bool = False,
 ) -> float:
-    """Literal float64 port loop (GCA / P3M / DCP): ``np.arange`` thresholds, skimage labels."""
+    """Literal float64 port loop (GCA / P3M / DCP): ``np.arange`` thresholds, skimage labels.
+
+    ``gt_float32``: gt as GCA-Matting's tester hands it over, ``float32(v / 255.) * 255`` and
+    then ``/ 255.0``, all in float32, and compared in float32 as NumPy < 2 compares a float32
+    array with a float64 scalar (the port needs NumPy < 1.24).
+    """
     label = pytest.importorskip("skimage.measure").label
     p, g = _alpha(pred), _alpha(gt)
+    g32 = g.astype(np.float32) * np.float32(255) / np.float32(255)
+    if gt_float32:
+        g = g32.astype(np.float64)
     steps = np.arange(0, 1.1, 0.1)
     lmap = -np.ones_like(p)
     for i in range(1, len(steps)):
-        labels = label(((p >= steps[i]) & (g >= steps[i])).astype(int), connectivity=1)
+        g_in = g32 >= np.float32(steps[i]) if gt_float32 else g >= steps[i]
+        labels = label(((p >= steps[i]) & g_in).astype(int), connectivity=1)
         counts = np.bincount(labels.ravel())
         if background_bug:  # GCA getLargestCC: argmax over a bincount with label 0
             omega = labels == np.argmax(counts)
@@ -284,8 +319,8 @@ def test_unknown_name_suggests_reference() -> None:
     [
         # truncate: x.5 -> x, 4.2 -> 4, 5.7 -> 5 ...; forced known rows
         ("gca", [0, 1, 2, 3, 4, 5, 6, 7], (0, 255)),
-        # truncate, not forced: 0.25 * 255 = 63.75 -> 63, 0.75 * 255 = 191.25 -> 191
-        ("matteformer", [0, 1, 2, 3, 4, 5, 6, 7], (63, 191)),
+        # truncate, forced from the trimap classes (here 0 and 255)
+        ("matteformer", [0, 1, 2, 3, 4, 5, 6, 7], (0, 255)),
         # round half to even: 0.5 -> 0, 1.5 -> 2, 2.5 -> 2, 3.5 -> 4, 4.2 -> 4, 5.7 -> 6 ...
         ("mmedit", [0, 2, 2, 4, 4, 6, 6, 8], (0, 255)),
         ("mmagic", [0, 2, 2, 4, 4, 6, 6, 8], (0, 255)),
@@ -354,6 +389,66 @@ def test_gca_forcing() -> None:
     assert gca.grad(pred, gt, tri, scale="raw") != pytest.approx(
         REF.grad(pred, gt, tri, scale="raw"), rel=1e-3
     )
+
+
+@pytest.mark.parametrize(
+    ("name", "want"), [("mmedit", 230), ("mmagic", 230), ("gca", 229), ("matteformer", 229)]
+)
+def test_quantise_in_float32(name: str, want: int) -> None:
+    """The ports quantise the network's float32 output in float32 (mmedit/mmagic round it).
+
+    ``float32(0.9) * 255`` is 229.49999392 exactly, which float32 rounds to 229.5: round half
+    to even gives 230 (the float64 product gives 229); truncation gives 229 either way. The
+    mmagic / mmedit ports print SAD 14.4314 raw for this 4x4 case (16 x 230 / 255).
+    """
+    pred = np.full((4, 4), 0.9, dtype=np.float32)
+    gt, tri = _full((4, 4), 0), _full((4, 4), 128)
+    assert np.round(np.float64(pred[0, 0]) * 255) == 229
+    conv = get_convention(name)
+    assert conv.prepare(pred, gt, tri)[0].tolist() == [[want] * 4] * 4
+    assert conv.sad(pred, gt, tri, scale="raw") == pytest.approx(16 * want / 255, **EXACT)
+    # a float64 pred stands for the float32 output too: 200/255 - 1e-12 is float32(200/255),
+    # whose float32 product is 200.0 (a float64 product would truncate to 199)
+    p64 = np.full((4, 4), 200 / 255 - 1e-12)
+    assert np.floor(p64[0, 0] * 255.0) == 199
+    assert conv.prepare(p64, gt, tri)[0].tolist() == [[200] * 4] * 4
+
+
+def test_matteformer_forces_from_trimap_classes() -> None:
+    """MatteFormer's inference.py forces the truncated pred from the trimap's classes.
+
+    ``< 85`` becomes 0 and ``>= 170`` becomes 255 (here the stray 60 and the 200 bridge),
+    127 is left alone; the MATLAB code then scores the raw trimap's 128 pixels only. Running
+    inference.py's code and the DIM MATLAB code (Octave) on this case gives Grad 11.848009 and
+    Conn 9.2 raw; without the forcing the bridge of 51 splits the components (Conn 7.5333).
+    """
+    tri = _full((6, 10), 128)
+    tri[:, 3:5] = 200
+    tri[0, 0], tri[5, 9] = 127, 60
+    gt = _full((6, 10), 255)
+    pred = np.full((6, 10), 0.9, dtype=np.float32)  # truncated to 229
+    pred[:, 3:5] = 0.2  # truncated to 51, then forced to 255
+    mf = get_convention("matteformer")
+    forced = _full((6, 10), 229)
+    forced[:, 3:5] = 255
+    forced[5, 9] = 0
+    p, g, t = mf.prepare(pred, gt, tri)
+    np.testing.assert_array_equal(p, forced)
+    np.testing.assert_array_equal(t, tri)  # the metrics read the raw trimap
+    unforced = forced.copy()
+    unforced[:, 3:5] = 51
+    unforced[5, 9] = 229
+    # forced: one component up to level 8, so l = 0.8 on the 46 scored pixels, 0.2 each
+    assert mf.conn(pred, gt, tri, scale="raw") == pytest.approx(46 * 0.2, **EXACT)
+    # unforced: the left block (17 scored pixels) drops at level 3 (l = 0.2): 26/255 each
+    want_unforced = 17 * 26 / 255 + 29 * 0.2
+    assert REF.conn(unforced, gt, tri, scale="raw") == pytest.approx(want_unforced, **EXACT)
+    grad = mf.grad(pred, gt, tri, scale="raw")
+    assert grad == pytest.approx(REF.grad(forced, gt, tri, scale="raw"), rel=1e-12)
+    assert grad == pytest.approx(11.848009, rel=1e-6)
+    assert REF.grad(unforced, gt, tri, scale="raw") > 5 * grad
+    # SAD and MSE see only trimap == 128, where nothing is forced
+    assert mf.sad(pred, gt, tri, scale="raw") == pytest.approx(46 * 26 / 255, **EXACT)
 
 
 # --------------------------------------------------------------------------- SAD / MSE
@@ -497,6 +592,39 @@ def test_conn_float64_arange_drops_153(name: str) -> None:
     pred[pred == 153] = 152
     assert get_convention(name).conn(pred, gt, tri, scale="raw") == pytest.approx(
         REF.conn(pred, gt, tri, scale="raw"), **EXACT
+    )
+
+
+def test_gca_conn_gt_float32_pred_float64() -> None:
+    """gca Conn: gt is thresholded in float32 (153 reaches 0.6), pred in float64 (it does not).
+
+    20x20 gt of 255 with column 9 at 153; pred 0.9, truncated to 229 (level 8). At 0.7 the
+    column splits the image; the right part (200 pixels) is the largest, so the column and the
+    left part (180) get l = 0.6. The right part is never assigned (at the empty levels 0.9 and
+    1.0 GCA's argmax picks the background label, i.e. every pixel): l = 1, no error there.
+    GCA-Matting's code gives 24.3137 raw; float64 thresholds on gt too give l = 0.5 on the
+    column: 26.3137.
+    """
+    gt = _full((20, 20), 255)
+    gt[:, 9] = 153
+    pred = np.full((20, 20), 0.9, dtype=np.float32)
+    tri = _full((20, 20), 128)
+    want = 20 * (229 / 255 - 0.6) + 180 * 26 / 255  # column: |phi_p - 1|, left: |phi_p - 0.6|
+    gca = get_convention("gca")
+    assert gca.conn(pred, gt, tri, scale="raw") == pytest.approx(want, **EXACT)
+    assert gca.conn(_full((20, 20), 229), gt, tri, scale="raw") == pytest.approx(want, **EXACT)
+    port = _port_conn(_full((20, 20), 229), gt, None, background_bug=True, gt_float32=True)
+    assert port == pytest.approx(want, rel=1e-7)  # the port's gt is float32
+    both_f64 = dataclasses.replace(gca, conn_threshold_gt=None)
+    assert both_f64.conn(pred, gt, tri, scale="raw") == pytest.approx(want + 20 * 0.1, **EXACT)
+    # a float gt: float32(0.7) lies below 0.7 but passes float32(0.7) in the port (NumPy < 2)
+    gf = np.where(gt == 153, np.float64(np.float32(0.7)), 1.0)
+    assert gca.conn(pred, gf, tri, scale="raw") == pytest.approx(
+        _port_conn(_full((20, 20), 229), gf, None, background_bug=True, gt_float32=True),
+        rel=1e-7,
+    )
+    assert gca.conn(pred, gf, tri, scale="raw") != pytest.approx(
+        both_f64.conn(pred, gf, tri, scale="raw"), rel=1e-6
     )
 
 
