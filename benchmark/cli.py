@@ -150,6 +150,8 @@ def _cmd_conventions(args: argparse.Namespace) -> int:
             print(f"{'':15}source: {conv.source}")
             for d in conv.differences:
                 print(f"{'':15}- {d}")
+            if conv.checked:
+                print(f"{'':15}checked: {conv.checked}")
     return 0
 
 

@@ -144,7 +144,7 @@ class Convention:
             p = (np.round(scaled) if self.quantise == "round" else np.floor(scaled)).astype(
                 np.uint8
             )
-        p, g, t = prepare(p, gt, trimap)
+        p, g, t = prepare(p, gt, trimap, unknown_region=True)
         if self.trimap_classes == "thresholds":
             t = _threshold_classes(t)
         if self.force_pred:

@@ -447,11 +447,15 @@ def test_conventions_verbose_prints_sources(capsys) -> None:
     lines = out.splitlines()
     assert sum("source: " in ln for ln in lines) == len(metrics.CONVENTIONS)
     n_diff = sum(len(c.differences) for c in metrics.CONVENTIONS.values())
-    assert len(lines) == 2 * len(metrics.CONVENTIONS) + n_diff
+    n_checked = sum(bool(c.checked) for c in metrics.CONVENTIONS.values())
+    assert n_checked >= 4  # gca, matteformer, mmedit, mmagic were run against their ports
+    assert len(lines) == 2 * len(metrics.CONVENTIONS) + n_diff + n_checked
     for conv in metrics.CONVENTIONS.values():
         assert f"source: {conv.source}" in out
         for d in conv.differences:
             assert f"- {d}" in out
+        if conv.checked:
+            assert f"checked: {conv.checked}" in out
 
 
 def test_version_flag(capsys) -> None:

@@ -24,10 +24,6 @@ from tests.conftest import smooth_case
 REF = get_convention("reference")
 EXACT = {"rel": 1e-12, "abs": 1e-12}
 
-# The crafted cases use stray trimap values and trimaps without a 128 on purpose: the input
-# warnings about them (``trimap has ...``) are expected here.
-pytestmark = pytest.mark.filterwarnings("ignore:trimap has:UserWarning")
-
 # (convention, index) -> (keyword of the sentence, tests that demonstrate it)
 DIFFERENCES: dict[tuple[str, int], tuple[str, tuple[str, ...]]] = {
     ("matlab-indexnet", 0): ("first empty threshold", ("test_conn_empty_level_continue",)),
