@@ -28,6 +28,7 @@ import cv2
 import numpy as np
 
 from metrics import _conn_uf
+from metrics._convention_table import get_convention
 from metrics._inputs import prepare
 from metrics._scale import apply_scale
 
@@ -334,8 +335,6 @@ def conn(
     >>> conn(pred, gt, tri, scale="raw")   # phi_pred = 0, phi_gt = 1 at the stray pixel
     1.0
     """
-    from metrics.conventions import get_convention
-
     return get_convention(convention).conn(pred, gt, trimap, scale=scale)
 
 

@@ -34,7 +34,8 @@ from typing import Any, Literal
 import numpy as np
 from scipy import ndimage
 
-from metrics._inputs import as_alpha, lookup, prepare
+from metrics import _convention_table as _table
+from metrics._inputs import as_alpha, prepare
 from metrics._ops import count
 from metrics._scale import PAPER_DIVISORS, apply_scale
 from metrics.conn import Empty, Threshold, Tie, conn_raw
@@ -265,9 +266,9 @@ def _scipy_gaussian_magnitude(a: np.ndarray) -> np.ndarray:
     return np.sqrt(dx**2 + dy**2)
 
 
-_REGISTRY: dict[str, Convention] = {}
+_REGISTRY = _table.REGISTRY
 #: Read-only view of the registry, in registration order.
-CONVENTIONS: Mapping[str, Convention] = MappingProxyType(_REGISTRY)
+CONVENTIONS: Mapping[str, Convention] = _table.CONVENTIONS
 
 
 def register_convention(conv: Convention) -> Convention:
@@ -282,7 +283,7 @@ def get_convention(name: str | Convention) -> Convention:
     """Look a convention up by name; an unknown name fails with the close matches."""
     if isinstance(name, Convention):
         return name
-    return lookup(_REGISTRY, name, "convention")
+    return _table.get_convention(name)
 
 
 def list_conventions() -> list[str]:

@@ -23,6 +23,7 @@ from typing import Any, Literal
 import cv2
 import numpy as np
 
+from metrics._convention_table import get_convention
 from metrics._inputs import prepare
 from metrics._scale import apply_scale
 from metrics._torch import as_batch, masked_sum_t, per_image_scale
@@ -186,8 +187,6 @@ def grad(
     >>> grad(gt, gt, tri)
     0.0
     """
-    from metrics.conventions import get_convention
-
     return get_convention(convention).grad(pred, gt, trimap, scale=scale)
 
 

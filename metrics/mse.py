@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from metrics._convention_table import get_convention
 from metrics._inputs import prepare
 from metrics._ops import abs_diff, count, masked_sum
 from metrics._scale import apply_scale
@@ -62,8 +63,6 @@ def mse(
     >>> round(mse(pred, gt, tri), 12)
     0.04
     """
-    from metrics.conventions import get_convention
-
     return get_convention(convention).mse(pred, gt, trimap, scale=scale)
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from metrics._convention_table import get_convention
 from metrics._inputs import prepare
 from metrics._ops import abs_diff, count, masked_sum
 from metrics._scale import apply_scale
@@ -75,8 +76,6 @@ def sad(
     >>> sad(pred, gt, tri, scale="raw")
     0.4
     """
-    from metrics.conventions import get_convention
-
     return get_convention(convention).sad(pred, gt, trimap, scale=scale)
 
 
