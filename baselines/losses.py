@@ -7,8 +7,12 @@ mean.
 
 * :func:`l1_loss`, :func:`charbonnier_loss` -- the alpha prediction loss (DIM, GCA).
 * :func:`laplacian_loss` -- the 5-level Laplacian-pyramid L1 of SDNet eq. (L_lap): level ``n``
-  weighted ``2^(n-1) / 5``; Gaussian 5x5 binomial kernel, reflect padding, factor-2 pyramid
-  (as in Hou & Liu 2019 and GCA-Matting's ``LapLoss``).
+  weighted ``2^(n-1) / 5``. The pyramid is Burt & Adelson's, as coded in MG-Matting's
+  ``Trainer.lap_loss`` (yucornetto/MGMatting ``code-base/trainer.py``, after Marco Forte's FBA
+  gist; GCA-Matting itself has no Laplacian loss): 5x5 binomial kernel ``[1 4 6 4 1]^T [1 4 6 4
+  1] / 256``, reflect padding, ``down = blur(x)[::2, ::2]``, ``expand`` = zeros with ``down``
+  at the even positions blurred with ``4 x`` the kernel, band ``x - expand(down)``. MG-Matting
+  weights level ``n`` by ``2^(n-1)``, so ours is its value ``/ 5``.
 * :func:`composition_loss` -- ``|a F + (1 - a) B - I|`` (DIM), colours in ``[0, 1]``.
 * :func:`alpha_loss` -- SDNet's ``L_alpha = L_l1 + L_lap + L_c``.
 * :func:`self_distillation_loss` -- SDNet's ``L_d``: ``1 - cos`` between a student decoder
@@ -55,35 +59,55 @@ def charbonnier_loss(pred: Any, gt: Any, weight: Any | None = None, eps: float =
     return _reduce(((pred - gt) ** 2 + eps**2).sqrt(), weight)
 
 
-def _gauss_kernel(x: Any) -> Any:
+_BINOMIAL = (1.0 / 16, 4.0 / 16, 6.0 / 16, 4.0 / 16, 1.0 / 16)  # [1 4 6 4 1] / 16 per axis
+
+
+def _reflect_index(n: int, pad: int, device: Any) -> Any:
+    """Indices of a length-``n`` axis padded by ``pad`` on each side by reflection about the
+    edge samples (``F.pad(mode="reflect")``), repeated for axes shorter than the padding
+    (period ``2 (n - 1)``), so that even and odd positions stay even and odd."""
     import torch
 
-    k1 = torch.tensor([1.0, 4.0, 6.0, 4.0, 1.0], dtype=x.dtype, device=x.device)
-    k = torch.outer(k1, k1)
-    return (k / k.sum()).view(1, 1, 5, 5)
+    i = torch.arange(-pad, n + pad, device=device)
+    if n == 1:
+        return torch.zeros_like(i)
+    period = 2 * (n - 1)
+    i = i.remainder(period)
+    return torch.where(i < n, i, period - i)
 
 
-def _blur(x: Any, k: Any) -> Any:
-    import torch.nn.functional as F
+def _blur_axis(x: Any, dim: int, gain: float) -> Any:
+    """``gain * [1 4 6 4 1] / 16`` along ``dim`` with reflect padding."""
+    n = x.shape[dim]
+    y = x.index_select(dim, _reflect_index(n, 2, x.device))
+    return sum(gain * c * y.narrow(dim, j, n) for j, c in enumerate(_BINOMIAL))
 
-    n, c, h, w = x.shape
-    mode = "reflect" if min(h, w) > 2 else "replicate"
-    y = F.pad(x.reshape(n * c, 1, h, w), (2, 2, 2, 2), mode=mode)
-    return F.conv2d(y, k).reshape(n, c, h, w)
+
+def _blur(x: Any) -> Any:
+    """The 5x5 binomial blur (``outer([1 4 6 4 1], [1 4 6 4 1]) / 256``), reflect padding."""
+    return _blur_axis(_blur_axis(x, -2, 1.0), -1, 1.0)
+
+
+def _expand(down: Any, size: Any) -> Any:
+    """Burt & Adelson's EXPAND to ``size``: ``down`` at the even positions of a zero map, blurred
+    with 4x the kernel (2x per axis). MG-Matting's ``upsample`` needs even sizes; here any
+    size works (an axis of length 1 holds its one sample, which the blur leaves unchanged)."""
+    up = down.new_zeros((*down.shape[:-2], *size))
+    up[..., ::2, ::2] = down
+    for dim in (-2, -1):
+        if up.shape[dim] > 1:
+            up = _blur_axis(up, dim, 2.0)
+    return up
 
 
 def laplacian_pyramid(x: Any, levels: int = 5) -> list[Any]:
-    """Laplacian pyramid ``[L1, ..., L_levels]`` (``L_levels`` is the last band-pass level)."""
-    import torch.nn.functional as F
-
-    k = _gauss_kernel(x)
+    """Laplacian pyramid ``[L1, ..., L_levels]`` (``L_levels`` is the last band-pass level; the
+    low-pass residual is not returned, as in MG-Matting's ``lap_pyramid``)."""
     out = []
     cur = x
     for _ in range(levels):
-        low = _blur(cur, k)
-        down = low[..., ::2, ::2]
-        up = F.interpolate(down, size=cur.shape[-2:], mode="nearest")
-        out.append(cur - _blur(up, k))
+        down = _blur(cur)[..., ::2, ::2]
+        out.append(cur - _expand(down, cur.shape[-2:]))
         cur = down
     return out
 
@@ -91,8 +115,8 @@ def laplacian_pyramid(x: Any, levels: int = 5) -> list[Any]:
 def laplacian_loss(pred: Any, gt: Any, weight: Any | None = None, levels: int = 5) -> Any:
     """``sum_n 2^(n-1) / levels * mean |L^n(pred) - L^n(gt)|`` (SDNet eq. for ``L_lap``).
 
-    With ``weight``, each level's error is weighted by ``weight`` downsampled (nearest) to that
-    level.
+    With ``weight``, each level's error is weighted by ``weight`` subsampled ``[::2, ::2]`` once
+    per level (MG-Matting's ``weight_pyramid``).
     """
     total = 0.0
     pp = laplacian_pyramid(pred, levels)
@@ -107,7 +131,12 @@ def laplacian_loss(pred: Any, gt: Any, weight: Any | None = None, levels: int = 
 
 def composition_loss(pred: Any, fg: Any, bg: Any, image: Any, weight: Any | None = None) -> Any:
     """``mean |a F + (1 - a) B - I|`` over colour channels (``fg``, ``bg``, ``image``:
-    ``(N, 3, H, W)`` in ``[0, 1]``)."""
+    ``(N, 3, H, W)`` in ``[0, 1]``).
+
+    With ``weight`` (``(N, 1, H, W)``) it is the weighted mean over pixels *and* channels.
+    GCA-Matting's ``composition_loss`` divides the 3-channel sum by the 1-channel weight sum,
+    i.e. 3x this value; unweighted the two agree.
+    """
     comp = pred * fg + (1.0 - pred) * bg
     w = None if weight is None else weight.expand_as(comp)
     return _reduce((comp - image).abs(), w)
