@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from metrics import InputError
-from metrics._inputs import lookup, register_class
+from metrics.common import lookup, register_class
 
 __all__ = ["MattingMethod", "register_method", "get_method", "list_methods", "METHODS"]
 

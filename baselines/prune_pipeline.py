@@ -78,8 +78,8 @@ from typing import Any
 from tqdm import tqdm
 
 from baselines.models.checkpoint import save_torch
-from benchmark.io import atomic_write
 from metrics import InputError
+from metrics.common import atomic_write
 
 __all__ = [
     "PruneConfig",

@@ -52,8 +52,8 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from benchmark.io import atomic_write
 from metrics import InputError
+from metrics.common import atomic_write
 
 __all__ = ["TrainConfig", "train", "make_batch", "training_pool", "validation_loss", "adam"]
 

@@ -1,14 +1,7 @@
-"""MatteBench benchmark: file I/O, name pairing, folder scoring and the ``mattebench`` CLI."""
+"""MatteBench benchmark: datasets, composition, the evaluation runner, the training and pruning
+pipelines, reproduce and the ``mattebench`` CLI (file reading and atomic writes are the shared
+plumbing of :mod:`metrics.common`)."""
 
-from benchmark.io import atomic_write, read_alpha, read_grey, read_rgb, read_trimap
 from benchmark.pairing import Triplet, match_triplets
 
-__all__ = [
-    "Triplet",
-    "atomic_write",
-    "match_triplets",
-    "read_alpha",
-    "read_grey",
-    "read_rgb",
-    "read_trimap",
-]
+__all__ = ["Triplet", "match_triplets"]

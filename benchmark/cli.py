@@ -247,7 +247,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
         print(compare_run(args.run_dir, a, b, dataset=args.dataset), end="")
         return 0
     if args.grid:
-        from reports.grid import run_grid
+        from benchmark.runner import run_grid
 
         zoom = None
         if args.zoom:
@@ -350,9 +350,9 @@ def _cmd_compose(args: argparse.Namespace) -> int:
 
 
 def _cmd_trimaps(args: argparse.Namespace) -> int:
-    from benchmark.io import atomic_write, read_grey
     from benchmark.pairing import list_images
     from benchmark.trimaps import TrimapSpec, check_trimap, fix_trimap, save_trimaps
+    from metrics.common import atomic_write, read_grey
 
     if args.action == "generate" or args.fix:
         if not args.out:
@@ -420,7 +420,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 def _cmd_models(args: argparse.Namespace) -> int:
     from baselines.models import list_models
-    from reports.model_size import measure, render_sizes
+    from benchmark.model_size import measure
+    from reports.model_size import render_sizes
 
     names = list_models(args.pattern)
     if not names:

@@ -43,7 +43,7 @@ equals the official script's output when both run with the same Pillow build. Pi
 are not guaranteed to give identical bicubic results; the manifest records the version used.
 
 Each file is written to a temporary name beside its target and renamed into place
-(:func:`benchmark.io.atomic_write`), so an interrupted run leaves no partial PNG and a rerun
+(:func:`metrics.common.atomic_write`), so an interrupted run leaves no partial PNG and a rerun
 skips every output that already exists.
 """
 
@@ -63,8 +63,8 @@ import PIL
 from PIL import Image
 from tqdm import tqdm
 
-from benchmark.io import atomic_write
 from metrics import InputError
+from metrics.common import atomic_write
 
 __all__ = [
     "NUM_BGS",

@@ -17,9 +17,9 @@ from typing import Any
 
 from tqdm import tqdm
 
-from benchmark.io import atomic_write, read_alpha, read_trimap
 from benchmark.pairing import Triplet, match_triplets
 from metrics import InputError, InputWarning, get_convention
+from metrics.common import atomic_write, read_alpha, read_trimap
 
 __all__ = [
     "name_files",

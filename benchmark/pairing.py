@@ -17,8 +17,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmark.io import IMAGE_EXTS
 from metrics import InputError
+from metrics.common import IMAGE_EXTS
 
 __all__ = ["Triplet", "list_images", "match_triplets", "base_name"]
 

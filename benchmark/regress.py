@@ -295,7 +295,7 @@ def compare_paths(
 def write_baseline(run: str | Path, dest: str | Path) -> Path:
     """A run's per-image values as a results CSV at ``dest`` (atomically), to commit as the
     baseline of later checks."""
-    from benchmark.io import atomic_write
+    from metrics.common import atomic_write
 
     res, _ = read_results(run)
     cols = [k for k in METRICS if any(k in v for imgs in res.values() for v in imgs.values())]

@@ -69,9 +69,9 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from benchmark.io import atomic_write
 from benchmark.specs import Row, Spec, list_specs, load_spec
 from metrics import METRICS, InputError
+from metrics.common import atomic_write
 
 __all__ = [
     "Settings",

@@ -30,9 +30,8 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from benchmark.io import IMAGE_EXTS, atomic_write, read_grey
 from metrics import InputError
-from metrics._inputs import as_alpha, as_trimap
+from metrics.common import IMAGE_EXTS, as_alpha, as_trimap, atomic_write, read_grey
 
 __all__ = [
     "TRIMAP_VALUES",
@@ -184,7 +183,7 @@ def generate_trimap(
     ----------
     alpha
         2-D ``uint8`` (0-255) or float (``[0, 1]``) matte, validated by
-        :func:`metrics._inputs.as_alpha`.
+        :func:`metrics.common.as_alpha`.
     kernel_size, iterations
         Fixed ``int`` or inclusive ``(low, high)`` range; see :class:`TrimapSpec`.
     seed
@@ -257,7 +256,7 @@ def save_trimaps(
     """Generate a trimap for every alpha in a folder; write PNGs and ``trimap_spec.json``.
 
     Alphas are the files of ``dataset_alpha_dir`` with an image extension, in sorted name
-    order, read with :func:`benchmark.io.read_grey` (8-bit single channel, or RGB with equal
+    order, read with :func:`metrics.common.read_grey` (8-bit single channel, or RGB with equal
     channels). Trimap ``out_dir/<stem>.png`` is written atomically. With a random spec each
     image draws from its own generator seeded by :func:`image_seed` ``(spec.seed, stem)``, so
     a trimap does not depend on which other files are in the folder. ``trimap_spec.json``

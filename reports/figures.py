@@ -5,7 +5,7 @@ Both figures are drawn on a bare :class:`matplotlib.figure.Figure` with the Agg 
 importing or calling this module leaves an interactive session untouched. Global ``rcParams``
 are read, never written.
 
-Files are written atomically (:func:`benchmark.io.atomic_write`) as ``<out_base>.png`` and
+Files are written atomically (:func:`metrics.common.atomic_write`) as ``<out_base>.png`` and
 ``<out_base>.pdf``; the suffix is appended to the string, so ``out_base = "dim_uni_0.5"`` gives
 ``dim_uni_0.5.png``. The content is deterministic for the same input and matplotlib version:
 the PNG carries no ``Software`` tag and the PDF no ``CreationDate`` (matplotlib writes no other
@@ -13,7 +13,7 @@ time stamp or random id).
 
 * :func:`channel_histogram`: the supplement's Figures 1-4 (Yoon et al., ACCV 2022, "Lightweight
   Alpha Matting Network Using Distillation-Based Channel Pruning", supplementary section 4):
-  for every prunable BN layer of a :class:`~baselines.pruning.spec.ChannelSpec`, the teacher's
+  for every prunable BN layer of a channel spec (:class:`ChannelSpec`), the teacher's
   channel count beside the pruned one, encoder layers then decoder layers.
 * :func:`qualitative_grid`: the supplement's Figures 5-7: input, trimap, ground truth and every
   method's prediction per image, with an optional zoomed inset.
@@ -25,7 +25,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 from matplotlib.axes import Axes
@@ -33,9 +33,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from baselines.pruning.spec import ChannelSpec
-from benchmark.io import atomic_write
 from metrics import InputError
+from metrics.common import atomic_write
 
 __all__ = [
     "ChannelHistogram",
@@ -49,6 +48,17 @@ __all__ = [
     "short_layer_names",
     "SEPARATOR_GID",
 ]
+
+
+class ChannelSpec(Protocol):
+    """What a channel histogram reads from a pruned student's channel spec (the attributes of
+    :class:`baselines.pruning.spec.ChannelSpec`; ``reports`` takes any object that has them)."""
+
+    model: str
+    widths: Mapping[str, int]
+    teacher_widths: Mapping[str, int]
+    meta: Mapping[str, Any]
+
 
 #: ``gid`` of the dashed line between the encoder and the decoder bars (tests look for it).
 SEPARATOR_GID = "encoder-decoder-separator"
@@ -142,8 +152,10 @@ def layer_order(
 
     Examples
     --------
-    >>> s = ChannelSpec("toy", {"up.bn": 1, "down.bn": 2}, teacher_widths={"up.bn": 2,
-    ...                 "down.bn": 4}, meta={"groups": {"encoder": ["down"], "decoder": ["up"]}})
+    >>> from types import SimpleNamespace
+    >>> s = SimpleNamespace(model="toy", widths={"up.bn": 1, "down.bn": 2},
+    ...                     teacher_widths={"up.bn": 2, "down.bn": 4},
+    ...                     meta={"groups": {"encoder": ["down"], "decoder": ["up"]}})
     >>> layer_order(s)
     (['down.bn', 'up.bn'], 1)
     """

@@ -1,5 +1,8 @@
 """Model size table (the SDNet paper's Table 4, regenerated): parameters, MB, MACs, CPU latency.
 
+The table and the MAC counter of a given module live here; building registered models and
+timing them is :func:`benchmark.model_size.measure`.
+
 * **Parameters**: every ``nn.Parameter`` (GCA's spectral-norm ``u``/``v`` included, as the
   official ``print_network`` and the published 25.27M count them).
 * **Size (MB)**: ``4 x parameters / 10^6`` (float32 weights; BN running statistics excluded).
@@ -15,12 +18,10 @@
 
 from __future__ import annotations
 
-import statistics
-import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
-__all__ = ["ModelSize", "count_macs", "measure", "render_sizes", "PAPER_TABLE4"]
+__all__ = ["ModelSize", "count_macs", "render_sizes", "PAPER_TABLE4"]
 
 #: The SDNet paper's Table 4 (parameters in millions, size in MB), for the "paper" columns.
 PAPER_TABLE4: dict[str, tuple[float, float]] = {
@@ -84,64 +85,6 @@ def count_macs(model: Any, inputs: tuple[Any, ...]) -> int:
         for h in handles:
             h.remove()
     return total
-
-
-def _inputs(name: str, size: int) -> tuple[tuple[Any, ...], str]:
-    import torch
-
-    from baselines.models import MODELS
-    from baselines.models.adapters import get_adapter
-
-    if MODELS[name].task == "segmentation":
-        from baselines.models.pspnet import valid_side
-
-        s = valid_side(size)  # PSPNet needs (H - 1) % 8 == 0 (473 for 480)
-        return (torch.rand(1, 3, s, s),), f"1x3x{s}x{s}"
-    g = torch.Generator().manual_seed(0)
-    tri = torch.full((1, 1, size, size), 128.0)
-    tri[..., : size // 4, :] = 0
-    tri[..., -size // 4 :, :] = 255
-    batch = {"image": torch.rand(1, 3, size, size, generator=g), "trimap": tri}
-    x = get_adapter(name).inputs(batch)
-    return x, " + ".join("x".join(map(str, t.shape)) for t in x)
-
-
-def measure(
-    name: str,
-    *,
-    size: int = 512,
-    threads: int = 2,
-    warmup: int = 3,
-    runs: int = 5,
-    latency: bool = True,
-) -> ModelSize:
-    """Build ``name`` (random weights) and measure it."""
-    import torch
-
-    from baselines.models import create_model
-
-    torch.manual_seed(0)
-    model = create_model(name).eval()
-    params = sum(p.numel() for p in model.parameters())
-    inputs, shape = _inputs(name, size)
-    macs = count_macs(model, inputs)
-    med = mn = None
-    if latency:
-        old = torch.get_num_threads()
-        torch.set_num_threads(threads)
-        try:
-            with torch.no_grad():
-                for _ in range(warmup):
-                    model(*inputs)
-                times = []
-                for _ in range(runs):
-                    t = time.perf_counter()
-                    model(*inputs)
-                    times.append(time.perf_counter() - t)
-        finally:
-            torch.set_num_threads(old)
-        med, mn = statistics.median(times), min(times)
-    return ModelSize(name, params, 4 * params / 1e6, macs, shape, med, mn)
 
 
 def render_sizes(rows: list[ModelSize], fmt: str = "md", *, threads: int = 2) -> str:

@@ -13,8 +13,8 @@ import pytest
 
 import metrics
 from benchmark.cli import build_parser, main
-from benchmark.io import read_alpha, read_grey
 from metrics import InputError, LossyImageWarning, NoUnknownWarning, StrayTrimapWarning
+from metrics.common import read_alpha, read_grey
 
 
 def _case() -> tuple[np.ndarray, np.ndarray, np.ndarray]:

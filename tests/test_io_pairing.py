@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 import metrics
-from benchmark.io import atomic_write, read_alpha, read_grey, read_trimap
 from benchmark.pairing import Triplet, base_name, list_images, match_triplets
 from metrics import InputError
+from metrics.common import atomic_write, read_alpha, read_grey, read_trimap
 
 READERS = [read_grey, read_alpha, read_trimap]
 GREY = np.array([[0, 128, 255, 0, 128], [255, 255, 128, 0, 0], [128, 0, 255, 128, 255]], np.uint8)

@@ -32,7 +32,7 @@ from typing import Any, ClassVar, TypeVar
 import torch
 from torch import Tensor, nn
 
-from metrics._inputs import InputError, lookup, register_class
+from metrics.common import InputError, lookup, register_class
 
 __all__ = [
     "Distiller",

@@ -32,7 +32,7 @@ from torch import Tensor, nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from baselines.distill.base import Distiller, _check_widths, _same_hw, register_distiller
-from metrics._inputs import InputError
+from metrics.common import InputError
 
 __all__ = ["OFDLoss", "ofd_margin", "ofd_partial_l2", "ofd_connector"]
 

@@ -15,7 +15,7 @@ from torch import Tensor
 
 from baselines.distill.base import Distiller, _as_list, register_distiller
 from baselines.losses import SDMode, self_distillation_loss
-from metrics._inputs import InputError
+from metrics.common import InputError
 
 __all__ = ["SelfDistillLoss"]
 

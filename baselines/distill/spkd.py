@@ -31,7 +31,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from baselines.distill.base import Distiller, _check_widths, _same_hw, register_distiller
-from metrics._inputs import InputError
+from metrics.common import InputError
 
 __all__ = ["SPKDLoss", "spatial_similarity", "channel_similarity"]
 

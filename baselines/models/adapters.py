@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from metrics._inputs import lookup
+from metrics.common import lookup
 
 __all__ = ["Adapter", "get_adapter", "ADAPTERS", "IMAGENET_MEAN", "IMAGENET_STD"]
 

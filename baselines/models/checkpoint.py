@@ -158,7 +158,7 @@ def save_torch(path: str | Path, obj: Any) -> None:
 
     import torch
 
-    from benchmark.io import atomic_write
+    from metrics.common import atomic_write
 
     buf = io.BytesIO()
     torch.save(obj, buf)

@@ -42,7 +42,7 @@ from torch import nn
 
 from baselines.models.registry import register_model
 from metrics import InputError
-from metrics._inputs import as_trimap
+from metrics.common import as_trimap
 
 __all__ = [
     "IMG_MEAN",

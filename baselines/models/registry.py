@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from metrics import InputError
-from metrics._inputs import lookup
+from metrics.common import lookup
 
 __all__ = ["ModelEntry", "register_model", "list_models", "create_model", "get_entry", "MODELS"]
 

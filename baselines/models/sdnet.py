@@ -36,7 +36,7 @@ from torch import Tensor, nn
 
 from baselines.models.registry import register_model
 from metrics import InputError
-from metrics._inputs import as_trimap, check_same_shape
+from metrics.common import as_trimap, check_same_shape
 
 __all__ = [
     "SDNet",
@@ -536,7 +536,7 @@ def sdnet_preprocess(
 
     The RGB is scaled to ``[0, 1]`` (``uint8 / 255``; a floating image must already be in
     ``[0, 1]``) and normalised with the ImageNet mean and std. With a trimap (``uint8`` 0 bg,
-    128 unknown, 255 fg, as :func:`benchmark.io.read_trimap` gives), the trimap channel(s)
+    128 unknown, 255 fg, as :func:`metrics.common.read_trimap` gives), the trimap channel(s)
     follow, not normalised: ``"scalar"`` appends ``trimap / 255`` (``C = 4``, the ``"sdnet"``
     model), ``"onehot"`` appends ``[trimap == 0, other values, trimap == 255]`` (``C = 6``).
 

@@ -56,7 +56,7 @@ from baselines.pruning.coupling import (
     resolve_bn_groups,
 )
 from baselines.pruning.spec import ChannelSpec
-from metrics._inputs import lookup
+from metrics.common import lookup
 
 __all__ = [
     "Criterion",

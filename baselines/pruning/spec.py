@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmark.io import atomic_write
 from metrics import InputError
+from metrics.common import atomic_write
 
 __all__ = ["ChannelSpec", "SPEC_FORMAT"]
 

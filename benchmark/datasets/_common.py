@@ -17,9 +17,9 @@ from typing import Any, ClassVar
 import numpy as np
 
 from benchmark.datasets.base import MattingDataset, Sample
-from benchmark.io import read_alpha, read_rgb, read_trimap
 from benchmark.pairing import base_name, list_images
 from metrics import InputError
+from metrics.common import read_alpha, read_rgb, read_trimap
 
 __all__ = [
     "FileDataset",

@@ -74,7 +74,7 @@ class AlphaMatting(_AlphaMattingBase):
     **Naming.** The three files of a sample share their stem (``GT01`` ... ``GT27``); every
     input needs a GT and a trimap of the chosen set, and every GT and trimap an input. The
     trimaps are palette PNGs whose colours are the grey levels 0 / 128 / 255; they are read as
-    those grey levels (:func:`benchmark.io.read_grey`), not as palette indices.
+    those grey levels (:func:`metrics.common.read_grey`), not as palette indices.
 
     **Evaluation.** ``"unknown"``: the DIM metrics on the ``trimap == 128`` pixels of the
     chosen trimap set; local evaluation on the training GT is how pymatting's benchmark uses

@@ -18,7 +18,7 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 
 from metrics import InputError
-from metrics._inputs import lookup, register_class
+from metrics.common import lookup, register_class
 
 __all__ = [
     "Sample",

@@ -81,8 +81,8 @@ import cv2
 import numpy as np
 
 from benchmark.datasets.base import MattingDataset, Sample, register_dataset
-from benchmark.io import atomic_write
 from metrics import InputError
+from metrics.common import atomic_write
 
 __all__ = [
     "GENERATOR_VERSION",
