@@ -8,7 +8,10 @@ architecture modules until a model is asked for.
 
 from typing import Any
 
-from baselines import classic  # noqa: E402,F401  (registers the classic methods)
+from baselines import (
+    classic,  # noqa: E402,F401  (registers the classic methods)
+    neural,  # noqa: E402,F401  (routes "model:NAME" to the registered models)
+)
 from baselines.methods import METHODS, MattingMethod, get_method, list_methods, register_method
 
 __all__ = [

@@ -65,6 +65,17 @@ class MattingMethod(abc.ABC):
 
 _REGISTRY: dict[str, Callable[..., MattingMethod]] = {}
 METHODS = _REGISTRY
+#: ``"prefix:"`` -> factory taking the rest of the name (``model:gca`` -> the neural wrapper,
+#: registered by :mod:`baselines.neural`), so this module imports none of its users
+_PREFIXES: dict[str, Callable[..., MattingMethod]] = {}
+
+
+def register_prefix(prefix: str, factory: Callable[..., MattingMethod]) -> None:
+    """Route every method name starting with ``prefix`` (e.g. ``"model:"``) to
+    ``factory(rest_of_name, **kwargs)``."""
+    if prefix in _PREFIXES:
+        raise ValueError(f"method prefix {prefix!r} is already registered")
+    _PREFIXES[prefix] = factory
 
 
 def register_method(name: str) -> Callable[[type[MattingMethod]], type[MattingMethod]]:
@@ -86,8 +97,7 @@ def list_methods(pattern: str = "*", *, models: bool = False) -> list[str]:
 
 def get_method(name: str, **kwargs: Any) -> MattingMethod:
     """Instantiate a registered method; an unknown name fails with the close matches."""
-    if name.startswith("model:"):
-        from baselines.neural import NeuralMatting
-
-        return NeuralMatting(name[len("model:") :], **kwargs)
+    for prefix, factory in _PREFIXES.items():
+        if name.startswith(prefix):
+            return factory(name[len(prefix) :], **kwargs)
     return lookup(_REGISTRY, name, "method")(**kwargs)

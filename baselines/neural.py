@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from baselines.methods import MattingMethod
+from baselines.methods import MattingMethod, register_prefix
 from metrics import InputError
 
 __all__ = ["NeuralMatting", "PREFIX"]
@@ -96,3 +96,6 @@ class NeuralMatting(MattingMethod):
             "tile": self.tile,
             "overlap": self.overlap if self.tile else None,
         }
+
+
+register_prefix(PREFIX, NeuralMatting)

@@ -486,7 +486,7 @@ def _cmd_prune(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from metrics._version import __version__
+    from metrics import __version__
 
     ap = argparse.ArgumentParser(
         prog="mattebench", description="Reference-exact alpha-matting benchmark."

@@ -386,7 +386,7 @@ def _write_environment(run_dir: Path, cfg: RunConfig) -> None:
     run rewrites it)."""
     import platform
 
-    from metrics._version import __version__
+    from metrics import __version__
 
     env: dict[str, Any] = {
         "mattebench": __version__,

@@ -18,6 +18,7 @@ from metrics._inputs import (
     StrayTrimapWarning,
     UnknownNameError,
 )
+from metrics._version import __version__
 from metrics.conn import conn, conn_torch, conn_whole, conn_whole_torch
 from metrics.conventions import (
     CONVENTIONS,
@@ -49,6 +50,7 @@ from metrics.sad import (
 )
 
 __all__ = [
+    "__version__",
     "CONVENTIONS",
     "METRICS",
     "Convention",
