@@ -28,9 +28,10 @@ run resumes inside the stage that was running):
    criterion the pruning-stage distillation -- ``kd``, ``prune_kd_weight``,
    ``teacher_alpha_weight`` -- is part of the selection's identity, so those rows do not).
 4. **surgery** -- a physically smaller network: weights inherited from the pruning-stage
-   network (``init="inherit"``) or re-initialised (``init="reinit"``, the DCP code's
-   ``train_pruned.py``: the thin network is trained from scratch); every parameter trainable
-   again (beta too).
+   network (``init="inherit"``; GCA's spectral-norm ``u`` / ``v`` re-estimated on each pruned
+   weight, :func:`baselines.pruning.prune_model`) or re-initialised (``init="reinit"``, the DCP
+   code's ``train_pruned.py``: the thin network is trained from scratch); every parameter
+   trainable again (beta too).
 5. **training stage** (``student_last.pt``) -- the student trained on the alpha losses (L1 +
    Laplacian + composition, unknown region) ``+ tw * L1_U(a_s, a_t) + w3 * L_KD(F_s, F_t)``
    with ``w3`` = ``kd_weight``; no sparsity term.
@@ -476,8 +477,10 @@ def prune(cfg: PruneConfig, out_dir: str | Path, *, progress: bool = True) -> di
         )
         spec.save(spec_path)
 
-    # 4. surgery
-    student = prune_model(sparse, spec).to(cfg.device)
+    # 4. surgery (GCA: spectral-norm u / v re-estimated on the pruned weights, unless the
+    # network is re-initialised next, which draws them afresh)
+    sn_vectors = "slice" if cfg.init == "reinit" else "svd"
+    student = prune_model(sparse, spec, sn_vectors=sn_vectors).to(cfg.device)
     if cfg.init == "reinit":
         reinitialise(student, cfg.seed + 1)
     _unfreeze_bn_bias(student)  # the training stage trains beta (DCP's fresh student class)

@@ -143,7 +143,8 @@ def create_model(name: str, *, checkpoint: str | Path | None = None, **kwargs: A
         from baselines.pruning import ChannelSpec, prune_model
 
         spec_obj = ChannelSpec.from_dict(full_spec)
-        model = prune_model(model, spec_obj)
+        # the checkpoint sets every tensor next, spectral-norm u / v included: no re-estimate
+        model = prune_model(model, spec_obj, sn_vectors="slice")
         model.mattebench_channel_spec = spec_obj
     else:
         model = _narrow(name, model, width_mult)
@@ -181,6 +182,9 @@ def _narrow(name: str, model: Any, width_mult: float) -> Any:
         model, 1.0 - float(width_mult), groups=family.layer_groups(model), model_name=name
     )
     spec.meta["width_mult"] = float(width_mult)
-    narrow = prune_model(model, spec)
+    # a fresh network to be trained (or loaded) next: GCA keeps its initial spectral-norm u / v
+    # sliced, as the bundled teachers' recorded commands (benchmark/teachers) were run, so they
+    # remake the same files; re-estimating them (the prune_model default) would change those
+    narrow = prune_model(model, spec, sn_vectors="slice")
     narrow.mattebench_channel_spec = spec
     return narrow

@@ -21,17 +21,25 @@ Both are handled on a **proxy** (a deep copy of the model, changed in place):
   the guidance features' channels with the input channels of both blocks' ``guidance_conv``;
   ``guidance_conv``'s output (key) channels only with the probe (no BN: never pruned).
 * :func:`restore` re-wraps every convolution in a new ``SpectralNorm`` whose ``weight_bar`` is
-  the pruned weight and whose ``u`` / ``v`` are the teacher's, **sliced** to the kept channels
-  (not recomputed): ``u`` to the kept indices of weight dimension 0 and ``v`` to the kept
-  indices of dimension 1 times ``k x k``. Dimension 0 is the *output* channels of a ``Conv2d``
-  but the *input* channels of a ``ConvTranspose2d`` (the official op normalises
-  ``weight_bar.reshape(shape[0], -1)``, and a transposed weight is ``in x out x k x k``). Sliced
-  vectors are no longer unit vectors, so the pruned network's eval-mode ``sigma`` is the
-  teacher's bilinear form restricted to the kept channels (measured on a fresh GCA at 50%:
-  0.18-0.67 of the teacher's ``sigma``, so the effective weights grow and an untrained pruned
-  GCA's eval alpha saturates towards 0/1; it stays finite). The first training forward
-  renormalises them by power iteration (official semantics), or pass ``power_iterations`` to
-  :func:`restore` (``prune_model(..., sn_power_iterations=n)``) to do that at once. It then
+  the pruned weight and whose ``u`` / ``v`` are **re-estimated** on it (``vectors="svd"``,
+  the default): the leading left / right singular vectors of
+  ``weight_bar.reshape(shape[0], -1)`` (:func:`reestimate`, in float64), signed
+  to agree with the teacher's sliced ``u``, so the eval-mode ``sigma = u . (W_mat v)`` *is*
+  the sliced weight's largest singular value and the pruned network normalises each layer as
+  a converged spectral norm would. Dimension 0 is the *output* channels of a ``Conv2d`` but
+  the *input* channels of a ``ConvTranspose2d`` (the official op normalises
+  ``weight_bar.reshape(shape[0], -1)``, and a transposed weight is ``in x out x k x k``).
+
+  ``vectors="slice"`` keeps the previous behaviour: the teacher's ``u`` / ``v`` sliced to the
+  kept channels (``u`` at the kept indices of weight dimension 0, ``v`` at those of dimension
+  1 times ``k x k``), not recomputed. Sliced vectors are no longer unit vectors, so the eval
+  ``sigma`` is the teacher's bilinear form restricted to the kept channels (measured on a
+  fresh GCA at 50%: 0.18-0.67 of the sliced weight's largest singular value), the effective
+  weights grow and an untrained pruned GCA's eval alpha saturates towards 0/1; the first
+  training forwards renormalise them by power iteration (official semantics). Use it where the
+  vectors are overwritten anyway (a checkpoint is loaded next, the network is re-initialised)
+  or where bytes of an earlier run must be reproduced. ``power_iterations`` (``prune_model(...,
+  sn_power_iterations=n)``) adds that many power-iteration steps after either. It then
   removes the probes and the surrogate forwards.
 """
 
@@ -44,10 +52,13 @@ from types import MethodType
 import torch
 from torch import Tensor, nn
 
-__all__ = ["TraceState", "make_traceable", "restore", "PROBE"]
+__all__ = ["TraceState", "make_traceable", "restore", "reestimate", "PROBE", "SN_VECTORS"]
 
 #: Attribute name of the proxy-only probe convolution in each attention block.
 PROBE = "_trace_probe"
+
+#: How :func:`restore` sets a pruned spectral-norm layer's ``u`` / ``v`` (module docstring).
+SN_VECTORS = ("svd", "slice")
 
 
 @dataclass
@@ -143,11 +154,64 @@ def _kept(n: int, removed: set[int]) -> Tensor:
     return torch.tensor([i for i in range(n) if i not in removed], dtype=torch.long)
 
 
+@torch.no_grad()
+def reestimate(sn: nn.Module, reference: Tensor | None = None) -> float:
+    """Set a ``SpectralNorm``'s ``u`` / ``v`` to the leading singular pair of its weight.
+
+    ``W = weight_bar.reshape(shape[0], -1)`` (float64). The leading eigenvector of the smaller
+    Gram matrix (``W W^T`` or ``W^T W``) is found by repeated squaring (power iteration with
+    squaring, trace-normalised, until it stops changing: only matrix products, so it is fast
+    and deterministic where a multi-threaded LAPACK SVD is slow); the other vector follows from
+    one ``W`` / ``W^T`` product and the pair is polished by one power-iteration step
+    (``v <- normalise(W^T u)``, ``u <- normalise(W v)``, the official update). ``u`` and ``v``
+    become unit vectors (cast to the parameters' dtype) with ``sigma = u . (W v)`` the largest
+    singular value -- the fixed point the official power iteration converges to. The pair's
+    sign is free; it is chosen so that ``u . reference >= 0`` (``reference``: e.g. the teacher's
+    sliced ``u``), keeping ``u`` where a converged teacher had it. An all-zero weight leaves
+    the vectors as they are. Returns the largest singular value (float64 estimate).
+    """
+    m = sn.module
+    w: Tensor = m.weight_bar
+    mat = w.detach().reshape(w.shape[0], -1).double()
+    by_rows = mat.shape[0] <= mat.shape[1]
+    gram = mat @ mat.T if by_rows else mat.T @ mat
+    trace = float(gram.diagonal().sum())
+    if not trace > 0.0:
+        return 0.0
+    p = gram / trace
+    for _ in range(64):  # p -> projector onto the top eigenspace / its rank
+        q = p @ p
+        q = q / q.diagonal().sum()
+        done = float((q - p).abs().max()) <= 1e-13
+        p = q
+        if done:
+            break
+    x = p[:, int(p.diagonal().argmax())]
+    x = x / x.norm()
+    if by_rows:
+        v = _unit(mat.T @ x)
+    else:
+        v = x
+    u = _unit(mat @ v)
+    v = _unit(mat.T @ u)
+    u = _unit(mat @ v)
+    if reference is not None and float(torch.dot(u, reference.double().to(u.device))) < 0:
+        u, v = -u, -v
+    m.weight_u.copy_(u)
+    m.weight_v.copy_(v)
+    return float(torch.dot(u, mat @ v))
+
+
+def _unit(x: Tensor) -> Tensor:
+    return x / (x.norm() + 1e-300)
+
+
 def restore(
     model: nn.Module,
     state: TraceState,
     removed: Mapping[tuple[str, str], set[int]],
     *,
+    vectors: str = "svd",
     power_iterations: int = 0,
 ) -> None:
     """Undo :func:`make_traceable` after pruning the proxy (in place).
@@ -161,16 +225,24 @@ def restore(
     removed
         ``(proxy module name, "out" | "in") -> removed channel indices`` in the teacher's
         numbering (:func:`baselines.pruning.coupling.removed_indices`).
+    vectors
+        ``"svd"`` (default): every re-wrapped ``u`` / ``v`` re-estimated on the pruned weight
+        (:func:`reestimate`; eval ``sigma`` = its largest singular value); ``"slice"``: the
+        teacher's vectors sliced to the kept channels (module docstring).
     power_iterations
-        Power-iteration steps run on every re-wrapped ``u`` / ``v`` after slicing (default 0:
-        keep the sliced teacher vectors as they are).
+        Power-iteration steps run on every re-wrapped ``u`` / ``v`` afterwards (default 0).
 
     Raises
     ------
+    ValueError
+        For an unknown ``vectors``.
     RuntimeError
         When the sliced ``u`` / ``v`` do not fit the pruned weight (a coupling bug).
     """
     from baselines.models.gca import SpectralNorm
+
+    if vectors not in SN_VECTORS:
+        raise ValueError(f"vectors must be one of {SN_VECTORS}, got {vectors!r}")
 
     for name, (u, v, iters, training) in state.sn.items():
         conv = model.get_submodule(name)
@@ -195,6 +267,8 @@ def restore(
             sn.module.weight_u.copy_(u_new)
             sn.module.weight_v.copy_(v_new)
         sn.module.weight_bar.requires_grad_(w.requires_grad)
+        if vectors == "svd":
+            reestimate(sn, reference=u_new)
         if power_iterations:
             sn.power_iterate(power_iterations)
         sn.train(training)

@@ -11,10 +11,13 @@
 * GCA: the same on a traceable proxy (:mod:`baselines.pruning.spectral`): every spectral-norm
   wrapper is replaced by its convolution holding ``weight_bar`` as ``weight`` and every
   attention block gets a channel-equivalent forward; Torch-Pruning prunes the proxy; then each
-  convolution is re-wrapped with the teacher's ``u`` / ``v`` sliced to the kept channels of
-  weight dimension 0 / dimension 1 (x k x k), indices taken from the coupling units (dimension 0
-  is the output of a ``Conv2d``, the *input* of a ``ConvTranspose2d``). The result is a
-  :class:`~baselines.models.gca.GCAMatting` with the official key layout and smaller tensors.
+  convolution is re-wrapped in a spectral norm whose ``u`` / ``v`` are re-estimated on the
+  pruned weight (its leading singular pair, so ``sigma`` is exact and the pruned network gives
+  sensible output before any fine-tuning), or, with ``sn_vectors="slice"``, the teacher's
+  vectors sliced to the kept channels of weight dimension 0 / dimension 1 (x k x k), indices
+  taken from the coupling units (dimension 0 is the output of a ``Conv2d``, the *input* of a
+  ``ConvTranspose2d``). The result is a :class:`~baselines.models.gca.GCAMatting` with the
+  official key layout and smaller tensors.
 """
 
 from __future__ import annotations
@@ -169,6 +172,7 @@ def prune_model(
     spec: ChannelSpec,
     example_inputs: ExampleInputs | None = None,
     *,
+    sn_vectors: str = "svd",
     sn_power_iterations: int = 0,
 ) -> nn.Module:
     """A new, slimmer network keeping the channels ``spec.kept`` (``model`` is not modified).
@@ -181,9 +185,14 @@ def prune_model(
         From a criterion's ``select``; must carry ``kept`` indices.
     example_inputs
         Tracing input (default: a small family input; GCA: ``(image, trimap)``).
+    sn_vectors
+        GCA only: how each re-wrapped spectral-norm layer gets its ``u`` / ``v``. ``"svd"``
+        (default): the leading singular pair of the pruned ``weight_bar`` (eval ``sigma`` = its
+        largest singular value; :func:`baselines.pruning.spectral.reestimate`). ``"slice"``:
+        the teacher's vectors at the kept channels, as before (they underestimate ``sigma``,
+        so an untrained pruned GCA saturates; for networks whose vectors are overwritten next).
     sn_power_iterations
-        GCA only: power-iteration steps on each re-wrapped spectral-norm ``u`` / ``v`` after
-        slicing (default 0: the sliced teacher vectors are kept as they are).
+        GCA only: power-iteration steps on each re-wrapped ``u`` / ``v`` afterwards (default 0).
 
     Returns
     -------
@@ -192,6 +201,8 @@ def prune_model(
         :func:`spec_param_count`.
     """
     _check(spec, model)
+    if sn_vectors not in ("svd", "slice"):
+        raise ValueError(f"sn_vectors must be 'svd' or 'slice', got {sn_vectors!r}")
     if family_of(model) == "dim":
         return _prune_dim(model, spec)
     pruned = copy.deepcopy(model)
@@ -224,7 +235,7 @@ def prune_model(
         from baselines.pruning.spectral import restore
 
         removed = removed_indices(units, kept_roots)
-        restore(pruned, state, removed, power_iterations=sn_power_iterations)
+        restore(pruned, state, removed, vectors=sn_vectors, power_iterations=sn_power_iterations)
     _refresh_metadata(pruned)
     return pruned
 
