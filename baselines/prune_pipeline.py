@@ -50,7 +50,10 @@ supplement is silent on the teacher-alpha term's weight; the code uses 1 in both
 (``teacher_alpha_weight``, ``--teacher-alpha-weight``).
 
 Both stages use Adam at ``lr`` and clamp every gradient element to ``+-grad_clip`` (the DCP
-code's ``clip_gradient``, 5) after the sparsity sub-gradient is added.
+code's ``clip_gradient``, 5) after the sparsity sub-gradient is added. Their resume states
+(``sparse.pt``, ``student_last.pt``) hold tensors and plain containers only and are read with
+``torch.load(weights_only=True)`` (:func:`baselines.training.load_state`): a run folder from
+elsewhere cannot run code here; a state holding anything else is refused, naming the file.
 
 **Deviations from the DCP code** (DIM only; everything else here is our extension to the
 other families): the alpha loss is our matting loss (L1 + Laplacian + composition on the
@@ -247,12 +250,12 @@ def _loop(
     params = [p for p in model.parameters() if p.requires_grad] + list(
         getattr(step_fn, "extra_params", [])
     )
-    from baselines.training import adam
+    from baselines.training import adam, load_state
 
     opt = adam(params, lr=cfg.lr, device=cfg.device)
     step = 0
     if state_path.exists():
-        st = torch.load(state_path, map_location=cfg.device, weights_only=False)
+        st = load_state(state_path, map_location=cfg.device)
         model.load_state_dict(st["model"])
         opt.load_state_dict(st["optimizer"])
         if hasattr(step_fn, "load_extra"):
@@ -373,7 +376,7 @@ def prune(cfg: PruneConfig, out_dir: str | Path, *, progress: bool = True) -> di
         slimming_init,
     )
     from baselines.pruning.surgery import count_params
-    from baselines.training import make_batch
+    from baselines.training import load_state, make_batch
 
     if cfg.model not in TAPS:
         task = MODELS[cfg.model].task if cfg.model in MODELS else "unknown"
@@ -414,11 +417,7 @@ def prune(cfg: PruneConfig, out_dir: str | Path, *, progress: bool = True) -> di
     sel_dir = _selection_dir(cfg)
     if sel_dir is not None:  # another run's stages 2-3 (same selection fields)
         if sparsifies:
-            sparse.load_state_dict(
-                torch.load(sel_dir / "sparse.pt", map_location=cfg.device, weights_only=False)[
-                    "model"
-                ]
-            )
+            sparse.load_state_dict(load_state(sel_dir / "sparse.pt", cfg.device)["model"])
         if not (out / "spec.json").exists():
             ChannelSpec.load(sel_dir / "spec.json").save(out / "spec.json")
     elif sparsifies and not (out / "spec.json").exists():
@@ -461,9 +460,7 @@ def prune(cfg: PruneConfig, out_dir: str | Path, *, progress: bool = True) -> di
         if distil is not None:
             distil.remove()
     elif sparsifies:  # selection cached: the pruning-stage weights from its last state
-        sparse.load_state_dict(
-            torch.load(out / "sparse.pt", map_location=cfg.device, weights_only=False)["model"]
-        )
+        sparse.load_state_dict(load_state(out / "sparse.pt", cfg.device)["model"])
     sparse.eval()
 
     # 3. selection

@@ -14,6 +14,12 @@ the data stream is reproducible), crops and flips them, and optimises:
 A checkpoint with the optimiser, scheduler and RNG states is written atomically every
 ``save_every`` steps and at the end, so an interrupted run resumes where it stopped; the
 validation loss (unknown-region L1 on a fixed validation set) is logged to ``log.jsonl``.
+Resume states are read by :func:`load_state` with ``torch.load(weights_only=True)``: they hold
+only tensors (weights, Adam moments, the torch RNG state as a uint8 tensor), numbers, strings
+and plain containers (the scheduler's milestones a ``collections.Counter``, which torch allows),
+so a run folder from elsewhere cannot run code on resume; anything else is refused with an
+:class:`~metrics.InputError` naming the file. (The data need no RNG state: every batch is a
+function of its step.)
 
 Data-parallel training: launched by ``torchrun``, every process runs :func:`train`, which joins
 the process group (``gloo`` on CPU, ``nccl`` with ``--device cuda``, each process on
@@ -55,7 +61,15 @@ from tqdm import tqdm
 from metrics import InputError
 from metrics.common import atomic_write
 
-__all__ = ["TrainConfig", "train", "make_batch", "training_pool", "validation_loss", "adam"]
+__all__ = [
+    "TrainConfig",
+    "train",
+    "make_batch",
+    "training_pool",
+    "validation_loss",
+    "adam",
+    "load_state",
+]
 
 
 @dataclass(frozen=True)
@@ -271,6 +285,55 @@ def adam(params: Any, *, lr: float, device: str) -> Any:
     return torch.optim.Adam(params, lr=lr, fused=fused or None)
 
 
+def load_state(path: str | Path, map_location: Any = "cpu") -> dict[str, Any]:
+    """A resume state (``last.pt``, ``sparse.pt``, ``student_last.pt``) read without running code.
+
+    ``torch.load(weights_only=True)``: tensors, numbers, strings, ``None`` and plain containers
+    (dict, list, tuple, ``OrderedDict``, ``Counter``) only -- what :func:`train` and the pruning
+    pipeline write (model, Adam and ``MultiStepLR`` state dicts, the torch RNG state as a
+    tensor, the step, the history), in this version and the earlier ones. No global is
+    allow-listed beyond torch's defaults.
+
+    Raises
+    ------
+    InputError
+        Naming the file: when it holds anything else (a class or function reference, i.e. a
+        pickle that could run code on loading; the refused global is quoted), when it is not a
+        readable torch file, or when it is not a dict. Loading is refused, never retried
+        unsafely: delete the file's run folder to start again.
+    """
+    import pickle
+
+    import torch
+
+    p = Path(path)
+    try:
+        state = torch.load(p, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as e:
+        text = str(e)
+        why = text.split("WeightsUnpickler error:", 1)[-1].split("Check the documentation")[0]
+        why = " ".join(why.split(". Please use")[0].split()) or text.splitlines()[0][:120]
+        if "global" in why.lower():  # a class or function reference: code would run
+            raise InputError(
+                f"{p}: refused to load this resume state: it holds more than tensors and "
+                f"plain containers, so loading it could run code ({why}). States written by "
+                f"mattebench never do; if you do not know where {p.parent} comes from, do not "
+                f"use it: delete it (or use another --out) to start afresh"
+            ) from None
+        raise InputError(
+            f"{p}: refused to load this resume state: not a file torch reads safely ({why}); "
+            f"delete {p.parent} (or use another --out) to start afresh"
+        ) from None
+    except (RuntimeError, EOFError, OSError, ValueError) as e:
+        raise InputError(
+            f"{p}: not a readable resume state ({type(e).__name__}: {str(e)[:160]}); delete "
+            f"{p.parent} (or use another --out) to start afresh"
+        ) from None
+    if not isinstance(state, dict):
+        raise InputError(f"{p}: not a resume state (a {type(state).__name__}, not a dict)")
+    return state
+
+
 def _to(batch: dict[str, Any], device: str) -> dict[str, Any]:
     return {k: v.to(device) for k, v in batch.items()}
 
@@ -458,10 +521,10 @@ def _train(
     state = None
     if d.world == 1:
         if state_path.exists():
-            state = torch.load(state_path, map_location=cfg.device, weights_only=False)
+            state = load_state(state_path, map_location=cfg.device)
     else:  # process 0 reads, all resume (no shared file system needed)
         if lead and state_path.exists():
-            state = torch.load(state_path, map_location="cpu", weights_only=False)
+            state = load_state(state_path, map_location="cpu")
         state = _broadcast(state, d)
     if state is not None:
         if int(state.get("world_size", 1)) != d.world:
