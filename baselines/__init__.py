@@ -1,9 +1,9 @@
 """Matting methods the benchmark evaluates: the method registry, the classic baselines, and the
 model registry's entry points (``create_model`` / ``list_models``, as timm exposes them).
 
-``create_model`` and ``list_models`` are those of :mod:`baselines.models.registry`; they are
-resolved on first use (PEP 562), so ``import baselines`` stays free of torch and the
-architecture modules until a model is asked for.
+``create_model`` and ``list_models`` are those of :mod:`baselines.zoo`; they are resolved on
+first use (PEP 562), so ``import baselines`` stays free of torch and the architecture modules
+until a model is asked for.
 """
 
 from typing import Any
@@ -29,9 +29,10 @@ _MODEL_REGISTRY = ("create_model", "list_models")
 
 def __getattr__(name: str) -> Any:
     if name in _MODEL_REGISTRY:
-        import baselines.models as models  # fills the registry (imports the architectures)
+        import baselines.models  # noqa: F401  fills the registry (imports the architectures)
+        from baselines import zoo
 
-        return getattr(models, name)
+        return getattr(zoo, name)
     raise AttributeError(f"module 'baselines' has no attribute {name!r}")
 
 

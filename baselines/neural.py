@@ -55,8 +55,9 @@ class NeuralMatting(MattingMethod):
     ) -> None:
         import torch
 
-        from baselines.models import MODELS, create_model
+        from baselines.models import MODELS
         from baselines.models.adapters import get_adapter
+        from baselines.zoo import create_model
 
         if checkpoint is None and not allow_random:
             raise InputError(

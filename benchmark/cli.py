@@ -385,7 +385,7 @@ def _cmd_trimaps(args: argparse.Namespace) -> int:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from baselines.training import TrainConfig, train
+    from benchmark.training import TrainConfig, train
 
     cfg = TrainConfig(
         model=args.model,
@@ -443,7 +443,7 @@ def _cmd_convert(args: argparse.Namespace) -> int:
 
 
 def _cmd_prune(args: argparse.Namespace) -> int:
-    from baselines.prune_pipeline import PruneConfig, prune
+    from benchmark.prune_pipeline import PruneConfig, prune
 
     cfg = PruneConfig(
         model=args.model,

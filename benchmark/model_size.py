@@ -48,7 +48,7 @@ def measure(
     """Build ``name`` (random weights) and measure it."""
     import torch
 
-    from baselines.models import create_model
+    from baselines import create_model
 
     torch.manual_seed(0)
     model = create_model(name).eval()

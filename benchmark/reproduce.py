@@ -13,13 +13,13 @@ spec (the supplement's Table 1, Table 2 and Figure 1 share one teacher and one D
 The stages resume inside themselves when killed (training, pruning and evaluation checkpoint
 as they go), so restarting the same command continues where it stopped.
 
-* ``teacher`` / ``train``: :func:`baselines.training.train` of the row's model (a teacher to
+* ``teacher`` / ``train``: :func:`benchmark.training.train` of the row's model (a teacher to
   prune, or a row trained from scratch: SDNet with its self-distillation mode and AMPA switch,
   the baselines of the SDNet tables);
-* ``prune``: :func:`baselines.prune_pipeline.prune` (pruning stage, selection, surgery,
+* ``prune``: :func:`benchmark.prune_pipeline.prune` (pruning stage, selection, surgery,
   training stage with the row's distillation; :meth:`_Runner.prune_config` maps a row's
   ``lambda`` to ``lambda_4``, the pruning-stage distillation weight, and its ``w`` to ``w_3``,
-  the training-stage one, the reading stated once in :mod:`baselines.prune_pipeline`); rows of
+  the training-stage one, the reading stated once in :mod:`benchmark.prune_pipeline`); rows of
   a criterion that does not distil while pruning and differ only in the training-stage
   distillation share the selection (``selection_dir``), so they compare losses on one pruned
   architecture as the paper does; DCP rows with another distillation select anew;
@@ -44,7 +44,7 @@ dataset under ``--data-root`` and a GPU when present; it evaluates the checkpoin
 ``--checkpoint "ROW LABEL"=PATH`` or ``"GROUP:ROW LABEL"=PATH`` (a trained SDNet variant,
 a pruned student in our format, e.g. from ``mattebench prune``), and leaves rows without one
 empty, saying so in the caption.
-It does not train: our training draws from the synthetic stream of :mod:`baselines.training`,
+It does not train: our training draws from the synthetic stream of :mod:`benchmark.training`,
 and the papers' schedules on their real training sets (recorded in each spec's
 ``[profiles.paper]``, shown in ``result.json``) are not wired to real training data yet.
 ``smoke=True`` (``--smoke``) shrinks a profile to a few steps on tiny images: it checks that a
@@ -92,7 +92,7 @@ DEFAULT_OUT = "mattebench-out/reproduce"
 #: near 0 and every BN-scale criterion would prune the residual streams first
 #: (:class:`baselines.models.gca.GCAMatting`). PSPNet-50 is trained and pruned without its
 #: training-only aux head in every profile, as the pruning pipeline prunes it
-#: (:mod:`baselines.prune_pipeline`).
+#: (:mod:`benchmark.prune_pipeline`).
 QUICK_MODEL_KWARGS: dict[str, dict[str, Any]] = {
     "sdnet": {"stem_stride": 2},
     "sdnet-trimap-free": {"stem_stride": 2},
@@ -409,7 +409,7 @@ class _Runner:
         self, model: str, iters: int, kwargs: dict[str, Any], sd: str, *, seed: int,
         milestones: tuple[int, ...] = (),
     ) -> Any:  # fmt: skip
-        from baselines.training import TrainConfig
+        from benchmark.training import TrainConfig
 
         if self.s.width_mult < 1:
             kwargs = {**kwargs, "width_mult": self.s.width_mult}
@@ -422,7 +422,7 @@ class _Runner:
 
     def _trained(self, kind: str, tag: str, model: str, iters: int, kwargs: dict[str, Any],
                  sd: str) -> dict[str, Any]:  # fmt: skip
-        from baselines.training import train
+        from benchmark.training import train
 
         if iters <= 0 and not self.s.smoke:
             raise InputError(
@@ -525,9 +525,9 @@ class _Runner:
         )  # fmt: skip
 
     def prune_config(self, row: Row) -> Any:
-        """The row's :class:`~baselines.prune_pipeline.PruneConfig` (its teacher resolved).
+        """The row's :class:`~benchmark.prune_pipeline.PruneConfig` (its teacher resolved).
 
-        The balance factors, read one way everywhere (:mod:`baselines.prune_pipeline`): the
+        The balance factors, read one way everywhere (:mod:`benchmark.prune_pipeline`): the
         row's ``lambda`` is ``lambda_4``, the distillation weight of the pruning stage
         (``prune_kd_weight``; it matters only for a criterion that distils there, DCP), and its
         ``w`` is ``w_3``, the distillation weight of the training stage (``kd_weight``); both
@@ -536,7 +536,7 @@ class _Runner:
         both stages, the '-' rows (no KD) in neither, so "SPKD / NS" and "SPKD / Ours" differ
         only in how the channels were chosen.
         """
-        from baselines.prune_pipeline import PruneConfig
+        from benchmark.prune_pipeline import PruneConfig
 
         assert row.model is not None and row.prune is not None and row.ratio is not None
         t = self.teacher(row.model)
@@ -555,14 +555,14 @@ class _Runner:
 
     def selection_key(self, row: Row) -> str:
         """What the row's channel selection depends on (teacher stage + selection fields)."""
-        from baselines.prune_pipeline import selection_fields
+        from benchmark.prune_pipeline import selection_fields
 
         cfg = self.prune_config(row)
         sel = {k: getattr(cfg, k) for k in selection_fields(cfg) if k != "teacher"}
         return _key({"teacher": self.teacher(row.model)["stage"], **sel})  # type: ignore[arg-type]
 
     def pruned(self, row: Row) -> dict[str, Any]:
-        from baselines.prune_pipeline import prune
+        from benchmark.prune_pipeline import prune
 
         assert row.model is not None and row.prune is not None
         t = self.teacher(row.model)
@@ -673,7 +673,7 @@ class _Runner:
 
     def size(self, row: Row, model: dict[str, Any] | None) -> dict[str, float]:
         """``params_m`` / ``size_mb`` of the row's network (the evaluated one when trained)."""
-        from baselines.models import create_model
+        from baselines import create_model
         from baselines.pruning.surgery import count_params
 
         assert row.model is not None
@@ -717,7 +717,7 @@ def _segmentation_miou(
     import torch
     from tqdm import tqdm
 
-    from baselines.models import create_model
+    from baselines import create_model
     from baselines.models.adapters import PERSON
     from baselines.models.pspnet import pspnet_infer
     from benchmark.datasets import get_dataset
@@ -813,18 +813,18 @@ def _md(head: list[str], body: list[list[str]]) -> str:
 
 
 def _tex(head: list[str], body: list[list[str]], caption: str, notes: Sequence[str] = ()) -> str:
-    from reports.tables import _tex_escape
+    from reports.tables import tex_escape
 
-    lines = [r"\begin{table}[t]", r"\centering", rf"\caption{{{_tex_escape(caption)}}}",
+    lines = [r"\begin{table}[t]", r"\centering", rf"\caption{{{tex_escape(caption)}}}",
              rf"\begin{{tabular}}{{l{'r' * (len(head) - 1)}}}", r"\hline",
-             " & ".join(_tex_escape(h) for h in head) + r" \\", r"\hline"]  # fmt: skip
+             " & ".join(tex_escape(h) for h in head) + r" \\", r"\hline"]  # fmt: skip
     lines += [
-        " & ".join(_tex_escape(c).replace(" ± ", r" $\pm$ ") for c in row) + r" \\" for row in body
+        " & ".join(tex_escape(c).replace(" ± ", r" $\pm$ ") for c in row) + r" \\" for row in body
     ]
     lines += [r"\hline", r"\end{tabular}"]
     if notes:
         lines += [r"\par\footnotesize"] + [
-            _tex_escape(n.replace("**", "")).replace("±", r"$\pm$") + r" \\" for n in notes
+            tex_escape(n.replace("**", "")).replace("±", r"$\pm$") + r" \\" for n in notes
         ]
     lines += [r"\end{table}"]
     return "\n".join(lines) + "\n"
@@ -1292,7 +1292,7 @@ def reproduce(
     phases = _plan(spec, r, seeds)
     parallel = jobs > 1 and sum(len(p) for p in phases) > 1
     if parallel and s.pool > 0 and (s.profile == "quick" or s.smoke):
-        from baselines.training import TrainConfig, training_pool
+        from benchmark.training import TrainConfig, training_pool
 
         data = TrainConfig()  # the stages' data kind and data seed (their defaults)
         training_pool(data.data, s.size, data.data_seed, s.pool)  # here once; workers load it
@@ -1340,7 +1340,7 @@ def reproduce(
 
 
 #: The one reading of the pruning supplement's balance factors (sec. 3, Table 2), as used by
-#: the specs' ``lambda`` / ``w``, :mod:`baselines.prune_pipeline` and ``mattebench prune``.
+#: the specs' ``lambda`` / ``w``, :mod:`benchmark.prune_pipeline` and ``mattebench prune``.
 BALANCE_FACTORS: dict[str, str] = {
     "lambda_4": "weight of the distillation term in the pruning-stage loss (spec 'lambda', "
     "PruneConfig.prune_kd_weight, --prune-kd-weight); acts only where the criterion distils "

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from reports.model_size import count_macs
-from reports.tables import _tex_escape
+from reports.tables import tex_escape
 
 __all__ = ["PrunedSize", "measure_pruned", "pruned_model_table"]
 
@@ -267,12 +267,12 @@ def pruned_model_table(rows: Sequence[PrunedSize], fmt: Literal["md", "tex", "cs
         lines = [
             r"\begin{table}[t]",
             r"\centering",
-            rf"\caption{{{_tex_escape(caption)}}}",
+            rf"\caption{{{tex_escape(caption)}}}",
             r"\begin{tabular}{l" + "r" * (len(head) - 1) + "}",
             r"\hline",
-            " & ".join(_tex_escape(h) for h in head) + r" \\",
+            " & ".join(tex_escape(h) for h in head) + r" \\",
             r"\hline",
-            *(" & ".join(_tex_escape(c) for c in row) + r" \\" for row in body),
+            *(" & ".join(tex_escape(c) for c in row) + r" \\" for row in body),
             r"\hline",
             r"\end{tabular}",
             r"\end{table}",

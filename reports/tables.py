@@ -23,7 +23,15 @@ import pandas as pd
 from metrics import CONVENTIONS, METRICS
 from reports.stats import CONFIDENCE, RESAMPLES, MeanCI, mean_ci
 
-__all__ = ["Table", "summary_table", "discrepancy_table", "input_notes", "render", "Format"]
+__all__ = [
+    "Table",
+    "summary_table",
+    "discrepancy_table",
+    "input_notes",
+    "render",
+    "tex_escape",
+    "Format",
+]
 
 Format = Literal["md", "tex", "csv"]
 
@@ -308,11 +316,11 @@ def render(table: Table, fmt: Format) -> str:
         lines = [
             r"\begin{table}[t]",
             r"\centering",
-            rf"\caption{{{_tex_escape(table.title)}. {_tex_escape(table.caption)}}}",
+            rf"\caption{{{tex_escape(table.title)}. {tex_escape(table.caption)}}}",
             rf"\begin{{tabular}}{{{cols}}}",
             r"\hline",
             " & ".join(
-                ["Method", *(f"{_tex_escape(s.label)} {arrow[s.higher_is_better]}" for s in specs)]
+                ["Method", *(f"{tex_escape(s.label)} {arrow[s.higher_is_better]}" for s in specs)]
                 + (["$n$"] if with_n else [])
             )
             + r" \\",
@@ -326,13 +334,14 @@ def render(table: Table, fmt: Format) -> str:
             ]  # fmt: skip
             if with_n:
                 cells.append(str(_rows_n(table, str(idx))))
-            lines.append(" & ".join([_tex_escape(str(idx)), *cells]) + r" \\")
+            lines.append(" & ".join([tex_escape(str(idx)), *cells]) + r" \\")
         lines += [r"\hline", r"\end{tabular}", r"\end{table}"]
         return "\n".join(lines) + "\n"
     raise ValueError(f"unknown format {fmt!r} (md, tex or csv)")
 
 
-def _tex_escape(s: str) -> str:
+def tex_escape(s: str) -> str:
+    """``s`` with LaTeX's special characters escaped (for captions and cells)."""
     for a, b in (
         ("\\", r"\textbackslash{}"),
         ("&", r"\&"),

@@ -11,12 +11,12 @@ import pytest
 
 def test_create_model_and_list_models_at_the_top() -> None:
     import baselines
-    from baselines import create_model, list_models
+    from baselines import create_model, list_models, zoo
     from baselines.models import registry
 
     assert {"create_model", "list_models"} <= set(baselines.__all__)
     assert {"create_model", "list_models"} <= set(dir(baselines))
-    assert create_model is registry.create_model and list_models is registry.list_models
+    assert create_model is zoo.create_model and list_models is registry.list_models
     assert "gca" in list_models() and list_models("dim*") == ["dim", "dim-vgg16-fc6"]
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         baselines.nope  # noqa: B018

@@ -17,7 +17,7 @@ import pytest
 torch = pytest.importorskip("torch")
 dist = pytest.importorskip("torch.distributed")
 
-from baselines.training import TrainConfig, make_batch, train  # noqa: E402
+from benchmark.training import TrainConfig, make_batch, train  # noqa: E402
 from metrics import InputError  # noqa: E402
 
 pytestmark = pytest.mark.skipif(
@@ -83,7 +83,7 @@ def test_torchrun_two_processes_train_and_resume_exactly(tmp_path: Path) -> None
     """3 steps at once vs 2 steps, stop, resume to 3 (both with 2 processes): identical
     weights. model.pt is in the single-process format; a single process refuses to resume a
     2-process run."""
-    from baselines.models import create_model
+    from baselines import create_model
 
     straight, resumed = tmp_path / "straight", tmp_path / "resumed"
     stdout = _torchrun(straight, iters=3)

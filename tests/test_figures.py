@@ -16,7 +16,8 @@ import torch
 from matplotlib.patches import Rectangle
 from torch import nn
 
-from baselines.models import create_model, dim
+from baselines import create_model
+from baselines.models import dim
 from baselines.pruning import ChannelSpec, get_criterion, prune_model
 from metrics import InputError
 from reports.figures import (

@@ -43,6 +43,26 @@ def _copy(tmp_path: Path) -> Path:
     return tmp_path
 
 
+def test_no_private_name_crosses_a_package() -> None:
+    """import-linter checks private *modules*; this checks private *names*: no package takes an
+    ``_underscore`` name from another package's module."""
+    import ast
+
+    bad = []
+    for pkg in PACKAGES:
+        for path in sorted((REPO / pkg).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text())):
+                if isinstance(node, ast.ImportFrom) and node.module:
+                    top = node.module.split(".")[0]
+                    if top in PACKAGES and top != pkg:
+                        bad += [
+                            f"{path.relative_to(REPO)}: {node.module}.{a.name}"
+                            for a in node.names
+                            if a.name.startswith("_") and not a.name.startswith("__")
+                        ]
+    assert not bad, bad
+
+
 def test_contracts_are_kept() -> None:
     res = _lint(REPO)
     assert res.returncode == 0, res.stdout + res.stderr

@@ -21,9 +21,10 @@ import pytest
 import torch
 from torch import nn
 
+from baselines import create_model
 from baselines.models import dim as D
 from baselines.models.checkpoint import read_checkpoint, save_checkpoint
-from baselines.models.registry import create_model, get_entry
+from baselines.models.registry import get_entry
 from metrics import InputError
 from tests.conftest import ARCH, fingerprint
 
@@ -388,7 +389,8 @@ def test_student_checkpoint_rebuilds_from_its_channel_spec(tmp_path) -> None:
     slimmer network from it without being told; a checkpoint of another model is refused."""
     import pytest as _pytest
 
-    from baselines.models import create_model, save_checkpoint
+    from baselines import create_model
+    from baselines.models import save_checkpoint
     from baselines.models.dim import DIMModel
     from metrics import InputError
 

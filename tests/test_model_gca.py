@@ -17,7 +17,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from baselines.models import create_model, get_entry, load_checkpoint
+from baselines import create_model
+from baselines.models import get_entry, load_checkpoint
 from baselines.models.gca import (
     GCAMatting,
     GuidedCxtAtten,

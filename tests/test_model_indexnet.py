@@ -16,6 +16,7 @@ import pytest
 import torch
 from torch import nn
 
+from baselines import create_model
 from baselines.models.checkpoint import load_checkpoint
 from baselines.models.indexnet import (
     IndexNetMatting,
@@ -24,7 +25,7 @@ from baselines.models.indexnet import (
     indexnet_preprocess,
     layer_groups,
 )
-from baselines.models.registry import create_model, get_entry
+from baselines.models.registry import get_entry
 from metrics import InputError
 from tests.conftest import conv_record, fingerprint  # noqa: E402
 

@@ -14,6 +14,7 @@ import pytest
 import torch
 from torch import nn
 
+from baselines import create_model
 from baselines.models.checkpoint import load_checkpoint
 from baselines.models.pspnet import (
     PSPNet,
@@ -24,7 +25,7 @@ from baselines.models.pspnet import (
     pspnet_infer,
     pspnet_preprocess,
 )
-from baselines.models.registry import create_model, get_entry
+from baselines.models.registry import get_entry
 from metrics import InputError
 from tests.conftest import conv_record, fingerprint  # noqa: E402
 
@@ -212,7 +213,7 @@ def test_official_checkpoint_loads_into_model_without_aux(tmp_path) -> None:
     """The official file carries the aux head; aux=False drops those keys (and only those)."""
     import torch as _torch
 
-    from baselines.models import create_model
+    from baselines import create_model
     from baselines.models.pspnet import pspnet50
     from metrics import InputError
 

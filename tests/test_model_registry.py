@@ -12,7 +12,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from baselines.models import MODELS, create_model, list_models  # noqa: E402
+from baselines import create_model  # noqa: E402
+from baselines.models import MODELS, list_models  # noqa: E402
 from baselines.models.adapters import ADAPTERS, get_adapter  # noqa: E402
 from metrics import UnknownNameError  # noqa: E402
 

@@ -15,7 +15,8 @@ import pytest
 import torch
 from torch import nn
 
-from baselines.models import create_model, get_entry
+from baselines import create_model
+from baselines.models import get_entry
 from baselines.models.sdnet import (
     PUBLISHED_PARAMS,
     GOctConv,

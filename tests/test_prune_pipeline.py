@@ -9,8 +9,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from baselines.models import create_model  # noqa: E402
-from baselines.prune_pipeline import PruneConfig, prune  # noqa: E402
+from baselines import create_model  # noqa: E402
+from benchmark.prune_pipeline import PruneConfig, prune  # noqa: E402
 from metrics import InputError  # noqa: E402
 
 TINY = dict(sparsity_iters=2, finetune_iters=2, size=64, crop=64, batch=2)
@@ -113,7 +113,7 @@ def test_dcp_selection_is_shaped_by_distillation(tmp_path: Path) -> None:
 
 
 def test_selection_identity_includes_distillation_only_where_it_acts() -> None:
-    from baselines.prune_pipeline import selection_fields
+    from benchmark.prune_pipeline import selection_fields
 
     dcp = PruneConfig(method="dcp")
     assert {"kd", "prune_kd_weight", "teacher_alpha_weight"} <= set(selection_fields(dcp))
@@ -155,7 +155,7 @@ def test_reinit_training_stage_on_gca(tmp_path: Path) -> None:
                        zero_init_residual=False)  # fmt: skip
     assert sum(p.numel() for p in net.parameters()) == r["params_student"]
     from baselines.models.adapters import get_adapter
-    from baselines.training import TrainConfig, make_batch
+    from benchmark.training import TrainConfig, make_batch
 
     ad = get_adapter("gca")
     batch = make_batch(TrainConfig(model="gca", size=32, crop=32, batch=1), 0)

@@ -13,7 +13,8 @@ import pytest
 import torch
 from torch import nn
 
-from baselines.models import create_model, dim, gca, indexnet, pspnet, sdnet
+from baselines import create_model
+from baselines.models import dim, gca, indexnet, pspnet, sdnet
 from baselines.pruning import (
     ChannelSpec,
     add_bn_l1_subgradient,

@@ -250,7 +250,8 @@ def test_neural_model_as_method(tmp_path: Path) -> None:
     checkpoint it refuses (an untrained network is no baseline)."""
     import torch
 
-    from baselines.models import create_model, save_checkpoint
+    from baselines import create_model
+    from baselines.models import save_checkpoint
 
     torch.manual_seed(0)
     ckpt = tmp_path / "sdnet.pt"
@@ -304,7 +305,8 @@ def test_neural_method_in_worker_processes(tmp_path: Path) -> None:
     import sys
 
     torch = pytest.importorskip("torch")
-    from baselines.models import create_model, save_checkpoint
+    from baselines import create_model
+    from baselines.models import save_checkpoint
 
     torch.manual_seed(0)
     ck = tmp_path / "sd.pt"

@@ -18,8 +18,8 @@ import pytest
 import torch
 
 from baselines.models.checkpoint import save_torch
-from baselines.prune_pipeline import PruneConfig, prune
-from baselines.training import TrainConfig, load_state, train
+from benchmark.prune_pipeline import PruneConfig, prune
+from benchmark.training import TrainConfig, load_state, train
 from metrics import InputError
 
 

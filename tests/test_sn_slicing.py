@@ -21,7 +21,8 @@ import pytest
 import torch
 from torch import nn
 
-from baselines.models import create_model, gca
+from baselines import create_model
+from baselines.models import gca
 from baselines.pruning import get_criterion, prune_model
 from baselines.pruning.spectral import reestimate
 

@@ -8,7 +8,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from baselines.training import TrainConfig, make_batch, train  # noqa: E402
+from benchmark.training import TrainConfig, make_batch, train  # noqa: E402
 
 SMALL = dict(
     model="sdnet",
@@ -35,7 +35,7 @@ def test_batches_are_a_function_of_the_step() -> None:
 def test_short_cpu_run_lowers_validation_loss(tmp_path: Path) -> None:
     """SDNet (self-distillation, best teacher), 100 steps: validation L1 on the unknown region
     goes down, and a checkpoint in our format is written."""
-    from baselines.models import create_model
+    from baselines import create_model
 
     cfg = TrainConfig(**{**SMALL, "batch": 4, "lr": 5e-3, "val_count": 8}, iters=100, val_every=25)
     r = train(cfg, tmp_path, progress=False)
@@ -99,7 +99,7 @@ def test_fixed_pool_is_cached_exactly_and_visited_in_seeded_epochs(
     the data do not change with the training seed."""
     import numpy as np
 
-    import baselines.training as tr
+    import benchmark.training as tr
 
     monkeypatch.setenv("MATTEBENCH_CACHE", str(tmp_path))
     monkeypatch.setattr(tr, "_POOLS", {})

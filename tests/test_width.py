@@ -10,10 +10,11 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from baselines.models import create_model, save_checkpoint  # noqa: E402
-from baselines.prune_pipeline import PruneConfig, prune  # noqa: E402
+from baselines import create_model  # noqa: E402
+from baselines.models import save_checkpoint  # noqa: E402
 from baselines.pruning import ChannelSpec  # noqa: E402
 from baselines.pruning.surgery import count_params  # noqa: E402
+from benchmark.prune_pipeline import PruneConfig, prune  # noqa: E402
 from metrics import InputError  # noqa: E402
 
 

@@ -18,7 +18,7 @@ Conventions shared by every distiller
   pruning stages"); the official code (DongGeun-Yoon/DCP ``train_prune.py``,
   ``train_pruned.py``) uses 1 in both. Build one distiller per stage and set ``weight`` to
   ``lambda_4`` (pruning stage) or ``w_3`` (training stage); the pipeline does so
-  (:mod:`baselines.prune_pipeline`, where the reading is stated once for the whole project).
+  (:mod:`benchmark.prune_pipeline`, where the reading is stated once for the whole project).
 * **Bad input raises** :class:`metrics.InputError` (a ``ValueError``) naming the level and the
   shapes; an unknown distiller name raises :class:`metrics.UnknownNameError` with close matches.
 """

@@ -407,7 +407,7 @@ class DCPCriterion(Criterion):
     ``s * w * sign(gamma)``, ``w = 10`` encoder, ``1`` decoder (``utils.update_BN``), on a
     student that distils from the teacher while it is sparsified (``distills``: the teacher's
     alpha and the feature distillation act in the pruning stage, ``train_prune.py``; the
-    pipeline, :func:`baselines.prune_pipeline.prune`, adds those terms)."""
+    pipeline, :func:`benchmark.prune_pipeline.prune`, adds those terms)."""
 
     name = "dcp"
     default_encoder_weight = 10.0

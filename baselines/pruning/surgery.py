@@ -260,16 +260,17 @@ def spec_param_count(model_name: str, spec: ChannelSpec, model: nn.Module | None
     families: :func:`baselines.pruning.coupling.implied_param_count` over the teacher's coupling
     units (per-layer formulas applied to the dependency groups' index maps; for GCA including the
     spectral-norm ``u`` / ``v`` vectors, which GCA's ``parameters()`` counts); ``model`` is the
-    teacher (default ``create_model(model_name)``).
+    teacher (default: the registered network built plainly, which is the teacher unless it was
+    narrowed or configured: pass such a teacher as ``model``).
     """
     if model_name == "dim":
         from baselines.models.dim import count_spec_params
 
         return int(count_spec_params(spec.widths))
     if model is None:
-        from baselines.models import create_model
+        from baselines.models.registry import get_entry
 
-        model = create_model(model_name, **spec.meta.get("model_kwargs", {}))
+        model = get_entry(model_name).factory()
     if spec.kept is None:
         raise ValueError("spec_param_count needs spec.kept for coupled families")
     units = coupling_units(model)

@@ -4,7 +4,7 @@ Each group has a ``fast`` (what the pipelines use) and a ``naive`` (what they us
 benchmark; ``tox -e bench`` prints the ratios with the metric kernels'. The case is the
 headline's: GCA at width x0.25, batch 4 of 64-pixel synthetic portraits, one CPU thread.
 
-* ``batch``: a training batch from the fixed pool (:func:`baselines.training.training_pool`,
+* ``batch``: a training batch from the fixed pool (:func:`benchmark.training.training_pool`,
   generated once) vs generated on the fly from the endless stream;
 * ``adam``: one fused Adam update of the 220 parameter tensors vs the per-tensor loop;
 * ``step``: a whole training step (data, forward, loss, backward, update) with both.
@@ -16,10 +16,10 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from baselines import create_model  # noqa: E402
 from baselines.losses import matting_loss  # noqa: E402
-from baselines.models import create_model  # noqa: E402
 from baselines.models.adapters import get_adapter  # noqa: E402
-from baselines.training import TrainConfig, adam, make_batch  # noqa: E402
+from benchmark.training import TrainConfig, adam, make_batch  # noqa: E402
 
 POOL = 64  # the timed batches draw from a small pool: generation is paid once, outside
 

@@ -495,9 +495,9 @@ def _train(
 ) -> dict[str, Any]:
     import torch
 
-    from baselines.models import create_model
     from baselines.models.adapters import get_adapter
     from baselines.models.checkpoint import save_checkpoint, save_torch
+    from baselines.zoo import create_model
 
     lead = d.rank == 0
     if lead:

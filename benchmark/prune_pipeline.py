@@ -52,7 +52,7 @@ supplement is silent on the teacher-alpha term's weight; the code uses 1 in both
 Both stages use Adam at ``lr`` and clamp every gradient element to ``+-grad_clip`` (the DCP
 code's ``clip_gradient``, 5) after the sparsity sub-gradient is added. Their resume states
 (``sparse.pt``, ``student_last.pt``) hold tensors and plain containers only and are read with
-``torch.load(weights_only=True)`` (:func:`baselines.training.load_state`): a run folder from
+``torch.load(weights_only=True)`` (:func:`benchmark.training.load_state`): a run folder from
 elsewhere cannot run code here; a state holding anything else is refused, naming the file.
 
 **Deviations from the DCP code** (DIM only; everything else here is our extension to the
@@ -63,7 +63,7 @@ families' own initialisers; the schedule (iterations, crop, batch) is the caller
 defects (``methods.md`` 1.3: SPKD summing only the last level, NST/OFD failing) are not
 reproduced: every level counts.
 
-Data are the on-the-fly synthetic training samples of :mod:`baselines.training` (``pool``
+Data are the on-the-fly synthetic training samples of :mod:`benchmark.training` (``pool``
 > 0: a fixed set of that many samples from ``data_seed``). PSPNet-50 (built without its
 training-only aux head) trains on them as two-class segmentation (VOC's "person" where alpha
 >= 0.5, background elsewhere, the unknown band ignored) with cross-entropy and feature
@@ -212,7 +212,7 @@ class _Taps:
 
 
 def _train_config(cfg: PruneConfig, iters: int) -> Any:
-    from baselines.training import TrainConfig
+    from benchmark.training import TrainConfig
 
     return TrainConfig(
         model=cfg.model, model_kwargs=cfg.model_kwargs or {}, size=cfg.size, crop=cfg.crop,
@@ -228,7 +228,7 @@ def _alpha_objective(model: Any, adapter: Any, batch: dict[str, Any]) -> tuple[A
 
     out = model(*adapter.inputs(batch))
     if adapter.kind == "segmentation":
-        from baselines.training import _segmentation_loss
+        from benchmark.training import _segmentation_loss
 
         return _segmentation_loss(out, batch)[0], None
     alpha = adapter.alpha(out)
@@ -250,7 +250,7 @@ def _loop(
     params = [p for p in model.parameters() if p.requires_grad] + list(
         getattr(step_fn, "extra_params", [])
     )
-    from baselines.training import adam, load_state
+    from benchmark.training import adam, load_state
 
     opt = adam(params, lr=cfg.lr, device=cfg.device)
     step = 0
@@ -365,7 +365,7 @@ def prune(cfg: PruneConfig, out_dir: str | Path, *, progress: bool = True) -> di
     """Run (or resume) the pipeline; returns ``{"spec", "ratio", "params_teacher", ...}``."""
     import torch
 
-    from baselines.models import MODELS, create_model, save_checkpoint
+    from baselines.models import MODELS, save_checkpoint
     from baselines.models.adapters import get_adapter
     from baselines.models.registry import family_module
     from baselines.pruning import (
@@ -376,7 +376,8 @@ def prune(cfg: PruneConfig, out_dir: str | Path, *, progress: bool = True) -> di
         slimming_init,
     )
     from baselines.pruning.surgery import count_params
-    from baselines.training import load_state, make_batch
+    from baselines.zoo import create_model
+    from benchmark.training import load_state, make_batch
 
     if cfg.model not in TAPS:
         task = MODELS[cfg.model].task if cfg.model in MODELS else "unknown"
