@@ -142,7 +142,9 @@ class Check:
     def rel_change(self) -> float:
         if math.isnan(self.base) or math.isnan(self.run):
             return math.nan
-        return (self.run - self.base) / abs(self.base) if self.base else math.inf * (self.run != 0)
+        if self.base == 0:
+            return 0.0 if self.run == 0 else math.copysign(math.inf, self.run)
+        return (self.run - self.base) / abs(self.base)
 
     @property
     def status(self) -> str:
