@@ -407,6 +407,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
         threads=args.threads,
         pool=args.pool,
         data_seed=args.data_seed,
+        amp=args.amp,
+        **_train_set_args(args),
     )
     r = train(cfg, args.out, progress=not args.no_progress)
     if r["rank"] != 0:  # under torchrun, process 0 reports
@@ -416,6 +418,29 @@ def _cmd_train(args: argparse.Namespace) -> int:
         f"{cfg.model}: {r['step']} steps; validation L1 (unknown region) {first:.4f} -> {last:.4f}; model in {args.out}/model.pt"
     )
     return 0
+
+
+def _train_set_args(args: argparse.Namespace) -> dict[str, object]:
+    """``--dataset NAME=ROOT`` and its companions as TrainConfig fields (none: synthetic)."""
+    if not args.dataset:
+        for flag, v in (("--bg-root", args.bg_root), ("--names", args.names)):
+            if v:
+                raise InputError(f"{flag} needs --dataset NAME=ROOT")
+        return {}
+    name, _, root = args.dataset.partition("=")
+    if not name or not root:
+        raise InputError(f"--dataset expects NAME=ROOT (adobe or d646), got {args.dataset!r}")
+    if not args.bg_root:
+        raise InputError(f"--dataset {name}=... needs --bg-root (COCO train2014 or VOC JPEGs)")
+    return {
+        "train_set": name,
+        "train_root": str(Path(root).resolve()),
+        "bg_root": str(Path(args.bg_root).resolve()),
+        "bg_kind": args.bg_kind,
+        "family": args.family or "",
+        "names": str(Path(args.names).resolve()) if args.names else "",
+        "per_fg": args.per_fg,
+    }
 
 
 def _cmd_models(args: argparse.Namespace) -> int:
@@ -815,6 +840,38 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=0,
         help="generator seed of the fixed training set (--pool N) (default: %(default)s)",
+    )
+    t.add_argument(
+        "--dataset",
+        metavar="NAME=ROOT",
+        help="train on a real training set instead of the synthetic data: adobe (the Deep "
+        "Image Matting Training_set or Combined_Dataset) or d646 (Distinctions-646), "
+        "composed on the fly on --bg-root; every file is checked before training",
+    )
+    t.add_argument("--bg-root", help="with --dataset: the background JPEGs (COCO train2014 or VOC)")
+    t.add_argument(
+        "--bg-kind",
+        choices=("coco", "voc"),
+        default="coco",
+        help="which backgrounds --bg-root holds",
+    )
+    t.add_argument(
+        "--family",
+        choices=("gca", "dim", "none"),
+        help="with --dataset: the augmentation protocol (default: the model's: dim for the DIM "
+        "family, gca otherwise)",
+    )
+    t.add_argument(
+        "--names", help="with --dataset: a list file of foregrounds (the SDNet portrait subsets)"
+    )
+    t.add_argument(
+        "--per-fg", type=int, default=100, help="with --dataset: backgrounds per foreground"
+    )
+    t.add_argument(
+        "--amp",
+        choices=("off", "bf16", "fp16"),
+        default="off",
+        help="mixed precision of the forward pass and the loss (torch.autocast)",
     )
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
     t.set_defaults(func=_cmd_train)

@@ -314,7 +314,7 @@ def bundled_teachers() -> list[dict[str, Any]]:
 
 
 def bundled_teacher(train_config: Mapping[str, Any]) -> dict[str, Any] | None:
-    """The bundled teacher made by exactly ``train_config`` (``asdict(TrainConfig)``), with
+    """The bundled teacher made by exactly ``train_config`` (``config_identity(TrainConfig)``), with
     ``path`` set and its sha256 verified; ``None`` when no entry matches."""
     from importlib import resources
 
@@ -422,7 +422,7 @@ class _Runner:
 
     def _trained(self, kind: str, tag: str, model: str, iters: int, kwargs: dict[str, Any],
                  sd: str) -> dict[str, Any]:  # fmt: skip
-        from benchmark.training import train
+        from benchmark.training import config_identity, train
 
         if iters <= 0 and not self.s.smoke:
             raise InputError(
@@ -436,8 +436,8 @@ class _Runner:
                                      milestones=ms)  # fmt: skip
         else:
             cfg = self._train_config(model, max(iters, 1), kwargs, sd, seed=self.s.seed)
-        stage = _Stage(kind, tag, {"train": asdict(cfg)}, self.out)
-        bundled = bundled_teacher(asdict(cfg)) if kind == "teacher" else None
+        stage = _Stage(kind, tag, {"train": config_identity(cfg)}, self.out)
+        bundled = bundled_teacher(config_identity(cfg)) if kind == "teacher" else None
 
         def go(d: Path) -> dict[str, Any]:
             if bundled is not None:  # the repository's teacher, made by the same config

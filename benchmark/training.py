@@ -63,6 +63,10 @@ from metrics.common import atomic_write
 
 __all__ = [
     "TrainConfig",
+    "AMP_MODES",
+    "config_identity",
+    "default_family",
+    "train_source",
     "train",
     "make_batch",
     "training_pool",
@@ -98,6 +102,76 @@ class TrainConfig:
     #: training set of ``N`` samples generated once from ``data_seed`` (see :func:`make_batch`)
     pool: int = 0
     data_seed: int = 0
+    #: a real training set instead of the synthetic data (``--dataset NAME=ROOT``):
+    #: ``"adobe"`` or ``"d646"`` (:mod:`benchmark.datasets.train_matting`), composed on the fly
+    #: on the backgrounds of ``bg_root`` with the augmentation of ``family`` (default: the
+    #: model's: ``gca`` for GCA and SDNet, ``dim`` for the DIM family); ``names`` a list file
+    #: of foregrounds (the SDNet portrait subsets)
+    train_set: str = ""
+    train_root: str = ""
+    bg_root: str = ""
+    bg_kind: str = "coco"
+    family: str = ""
+    names: str = ""
+    per_fg: int = 100
+    #: mixed precision of the forward pass and the loss: ``"off"``, ``"bf16"`` or ``"fp16"``
+    #: (``torch.autocast``; fp16 with a gradient scaler on CUDA)
+    amp: str = "off"
+
+
+#: Fields added after the first release: left out of a configuration's identity (the run
+#: folder's ``train_config.json``, reproduce's stage keys, the bundled teachers' index) while
+#: they hold their defaults, so existing runs resume and the bundled teachers still match.
+_LATER_DEFAULTS: dict[str, Any] = {
+    "train_set": "",
+    "train_root": "",
+    "bg_root": "",
+    "bg_kind": "coco",
+    "family": "",
+    "names": "",
+    "per_fg": 100,
+    "amp": "off",
+}
+
+AMP_MODES = ("off", "bf16", "fp16")
+
+
+def config_identity(cfg: TrainConfig) -> dict[str, Any]:
+    """``asdict(cfg)`` as JSON, without the later fields that hold their defaults."""
+    d = json.loads(json.dumps(asdict(cfg)))
+    return {k: v for k, v in d.items() if not (k in _LATER_DEFAULTS and v == _LATER_DEFAULTS[k])}
+
+
+def default_family(model: str) -> str:
+    """The augmentation protocol a model family trains with: DIM-PyTorch's for the DIM
+    family, GCA-Matting's otherwise (GCA; SDNet's paper names GCA's three augmentations)."""
+    return "dim" if model.startswith("dim") else "gca"
+
+
+@functools.lru_cache(maxsize=4)
+def _open_train_source(
+    name: str, root: str, bg_root: str, bg_kind: str, family: str, names: str, per_fg: int,
+    crop: int, seed: int,
+) -> Any:  # fmt: skip
+    from benchmark.datasets.train_matting import open_train_set
+
+    return open_train_set(name, root, bg_root, family=family, crop=crop, names=names or None,
+                          bg_kind=bg_kind, per_fg=per_fg, seed=seed)  # fmt: skip
+
+
+def train_source(cfg: TrainConfig) -> Any:
+    """The real training set of ``cfg`` (``None`` for the synthetic data), opened once per
+    process; its layout errors name the file."""
+    if not cfg.train_set:
+        return None
+    if not cfg.train_root or not cfg.bg_root:
+        raise InputError(
+            f"training set {cfg.train_set!r} needs its root and a background folder "
+            "(--dataset NAME=ROOT --bg-root DIR)"
+        )
+    family = cfg.family or default_family(cfg.model)
+    return _open_train_source(cfg.train_set, cfg.train_root, cfg.bg_root, cfg.bg_kind, family,
+                              cfg.names, cfg.per_fg, cfg.crop, cfg.seed)  # fmt: skip
 
 
 #: Generated training pools, per (kind, size, data_seed, count): generated once per process.
@@ -225,7 +299,10 @@ def make_batch(
     flipped with a generator seeded by ``[cfg.seed, c, split]``. Chunk ``c`` is therefore what a
     single process (``world=1``) draws at step ``c``.
 
-    With ``cfg.pool == 0`` position ``p`` is the synthetic sample ``p`` of the stream seeded by
+    With ``cfg.train_set`` position ``p`` is :meth:`draw` ``(p)`` of the real training set
+    (:func:`train_source`: epochs of the set's foreground x background pairs, each sample
+    augmented with a generator seeded by ``(cfg.seed, epoch, index)``). With ``cfg.pool == 0``
+    position ``p`` is the synthetic sample ``p`` of the stream seeded by
     ``cfg.seed`` (every step new samples; the data change with the training seed). With
     ``cfg.pool = N`` the training set is fixed: ``N`` samples generated once from
     ``cfg.data_seed`` (:func:`training_pool`), visited in epochs of ``N`` positions, each epoch
@@ -237,7 +314,12 @@ def make_batch(
 
     chunk = step * world + rank
     rng = np.random.default_rng([cfg.seed, chunk, 0 if split == "train" else 1])
-    if cfg.pool > 0 and split == "train" and indices is None:
+    source = train_source(cfg) if split == "train" and indices is None else None
+    if source is not None:  # composed and augmented by the family's protocol, cut to the crop
+        items = [source.draw(chunk * cfg.batch + i) for i in range(cfg.batch)]
+        items = [it if it["alpha"].shape == (cfg.crop, cfg.crop) else _crop_flip(it, cfg.crop, rng)
+                 for it in items]  # fmt: skip
+    elif cfg.pool > 0 and split == "train" and indices is None:
         pool = training_pool(cfg.data, cfg.size, cfg.data_seed, cfg.pool)
         raw = []
         for i in range(cfg.batch):
@@ -475,10 +557,18 @@ def train(cfg: TrainConfig, out_dir: str | Path, *, progress: bool = True) -> di
     """
     import torch
 
+    if cfg.amp not in AMP_MODES:
+        raise InputError(f"amp must be one of {', '.join(AMP_MODES)}, got {cfg.amp!r}")
+    source = train_source(cfg)  # layout errors before anything is written
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    if source is not None and int(os.environ.get("RANK", "0")) == 0:
+        summary = source.validate()  # every file opened (headers) before hours are spent
+        with atomic_write(out / "train_data.json") as fh:
+            json.dump({"dataset": source.config(), "validated": summary}, fh, indent=2,
+                      default=str)  # fmt: skip
     cfg_path = out / "train_config.json"
-    want = json.loads(json.dumps(asdict(cfg)))
+    want = config_identity(cfg)
     # every process checks the same file (it holds `want` or nothing), so all raise or none does
     if cfg_path.exists() and json.loads(cfg_path.read_text()) != want:
         raise InputError(f"{cfg_path} holds a different configuration; use another --out")
@@ -592,13 +682,22 @@ def _train(
         file=sys.stderr,
     )
     t0 = time.perf_counter()
+    dev_type = cfg.device.split(":")[0]
+    amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(cfg.amp)
+    scaler = torch.amp.GradScaler(dev_type) if cfg.amp == "fp16" and dev_type == "cuda" else None
     try:
         while step < cfg.iters:
             batch = _to(make_batch(cfg, step, rank=d.rank, world=d.world), cfg.device)
-            loss, parts = _loss(net(*adapter.inputs(batch)), batch, adapter, cfg)
+            with torch.autocast(dev_type, dtype=amp_dtype, enabled=amp_dtype is not None):
+                loss, parts = _loss(net(*adapter.inputs(batch)), batch, adapter, cfg)
             opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
+            if scaler is not None:
+                scaler.scale(loss).backward()
+                scaler.step(opt)
+                scaler.update()
+            else:
+                loss.backward()
+                opt.step()
             sched.step()
             step += 1
             bar.update()

@@ -314,9 +314,8 @@ def test_claim_interval_and_verdicts() -> None:
 def test_headline_teacher_is_the_bundled_checkpoint() -> None:
     """The quick profile's GCA teacher is the repository's bundled checkpoint (its sha256
     checked); a change to the headline's teacher settings must come with a new bundle."""
-    from dataclasses import asdict
-
     from benchmark.reproduce import _Runner, bundled_teacher, bundled_teachers
+    from benchmark.training import config_identity
 
     assert [t["model"] for t in bundled_teachers()] == ["gca"]
     for name in ("dcp-supp-table1", "dcp-supp-table2", "dcp-supp-fig1"):
@@ -326,5 +325,5 @@ def test_headline_teacher_is_the_bundled_checkpoint() -> None:
                     executor="process", scheduler=None, log=_quiet)  # fmt: skip
         cfg = r._train_config("gca", s.teacher_iters, r._model_kwargs("gca"), "best", seed=s.seed,
                               milestones=(s.teacher_milestone,))  # fmt: skip
-        found = bundled_teacher(asdict(cfg))
+        found = bundled_teacher(config_identity(cfg))
         assert found is not None and Path(found["path"]).is_file(), name
