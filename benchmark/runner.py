@@ -81,7 +81,7 @@ from metrics import (
     force_known,
     get_convention,
 )
-from metrics.common import atomic_write, is_lossy, read_alpha
+from metrics.common import atomic_write, is_lossy, read_alpha, stray_count
 
 __all__ = [
     "RunConfig",
@@ -224,10 +224,7 @@ def score(
 
 
 def _stray(trimap: np.ndarray | None) -> int:
-    if trimap is None:
-        return 0
-    known_or_unknown = (trimap == 0) | (trimap == 128) | (trimap == 255)
-    return int(trimap.size - np.count_nonzero(known_or_unknown))
+    return 0 if trimap is None else stray_count(trimap)
 
 
 # --------------------------------------------------------------------------- one work item

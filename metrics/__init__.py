@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from metrics._inputs import (
+from metrics._version import __version__
+from metrics.common import (
     InputError,
     InputWarning,
     LossyImageWarning,
@@ -18,7 +19,6 @@ from metrics._inputs import (
     StrayTrimapWarning,
     UnknownNameError,
 )
-from metrics._version import __version__
 from metrics.conn import conn, conn_torch, conn_whole, conn_whole_torch
 from metrics.conventions import (
     CONVENTIONS,

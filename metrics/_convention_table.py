@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
-from metrics._inputs import lookup
+from metrics.common import lookup
 
 #: name -> Convention, in registration order
 REGISTRY: dict[str, Any] = {}

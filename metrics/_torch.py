@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from metrics._inputs import InputError
 from metrics._scale import PAPER_DIVISORS, check_scale
+from metrics.common import InputError
 
 __all__ = ["as_batch", "masked_sum_t", "per_image_scale"]
 

@@ -35,9 +35,10 @@ import numpy as np
 from scipy import ndimage
 
 from metrics import _convention_table as _table
-from metrics._inputs import as_alpha, prepare
+from metrics._inputs import prepare
 from metrics._ops import count
 from metrics._scale import PAPER_DIVISORS, apply_scale
+from metrics.common import as_alpha
 from metrics.conn import Empty, Threshold, Tie, conn_raw
 from metrics.grad import grad_raw
 from metrics.mse import sq_sum_raw

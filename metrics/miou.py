@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from metrics._inputs import InputError
+from metrics.common import InputError
 
 __all__ = ["confusion_matrix", "iou_per_class", "miou"]
 

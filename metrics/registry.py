@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-from metrics._inputs import lookup
 from metrics._scale import PAPER_DIVISORS
+from metrics.common import lookup
 
 # the package namespace binds ``metrics.sad`` etc. to the functions, so fetch the modules
 _conn = importlib.import_module("metrics.conn")

@@ -49,8 +49,8 @@ from typing import Any
 
 import numpy as np
 
-from metrics._inputs import InputError, InputWarning
 from metrics._scale import PAPER_DIVISORS, check_scale
+from metrics.common import InputError, InputWarning
 
 __all__ = [
     "GOLDEN_DIR",
