@@ -67,7 +67,9 @@ from metrics import InputError
 from metrics.common import atomic_write
 
 __all__ = [
+    "ALPHA_MODES",
     "NUM_BGS",
+    "alpha_channel",
     "ComposePair",
     "ComposeReport",
     "compose_comp1k",
@@ -245,19 +247,29 @@ def _load_fg(path: Path) -> np.ndarray:
     return np.ascontiguousarray(np.asarray(im)[..., :3])
 
 
-def _load_alpha(path: Path) -> np.ndarray:
-    im = _open(path, "alpha")
-    if im.mode == "L":
+#: PIL modes an alpha matte may be stored in (:func:`alpha_channel` reads each)
+ALPHA_MODES = ("L", "RGB", "RGBA", "LA", "1", "P", "PA")
+
+
+def alpha_channel(im: Image.Image, path: str | os.PathLike[str]) -> np.ndarray:
+    """The matte of an opened PIL image as Adobe's composition script reads it, ``uint8`` HxW:
+    ``L`` as is, ``1`` as 0/255, a palette image through RGB, else the first channel
+    (RGB/RGBA/LA); any other mode is an :class:`InputError` naming ``path``. The test-set
+    composition and the training sets (:mod:`benchmark.datasets.train_matting`) share it."""
+    mode = im.mode
+    if mode == "L":
         return np.asarray(im).copy()
-    if im.mode in ("RGB", "RGBA", "LA"):
+    if mode in ("RGB", "RGBA", "LA"):
         return np.ascontiguousarray(np.asarray(im)[..., 0])
-    if im.mode == "1":
+    if mode == "1":
         return np.asarray(im.convert("L")).copy()
-    if im.mode in ("P", "PA"):
+    if mode in ("P", "PA"):
         return np.ascontiguousarray(np.asarray(im.convert("RGB"))[..., 0])
-    raise InputError(
-        f"{path.name}: alpha has PIL mode {im.mode!r}; expected an 8-bit grey or RGB image ({path})"
-    )
+    raise InputError(f"{path}: alpha has PIL mode {mode!r}; expected an 8-bit grey or RGB image")
+
+
+def _load_alpha(path: Path) -> np.ndarray:
+    return alpha_channel(_open(path, "alpha"), path)
 
 
 def _load_bg(path: Path, w: int, h: int) -> np.ndarray:

@@ -56,6 +56,7 @@ from typing import Any, ClassVar
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from benchmark.compose import ALPHA_MODES, alpha_channel
 from benchmark.compose import read_name_list as read_pairing_list
 from benchmark.datasets._common import preview
 from benchmark.datasets.base import read_name_list
@@ -102,7 +103,6 @@ _BG_DIRS = {
     "coco": ("train2014", "images/train2014", "."),
     "voc": ("VOCdevkit/VOC2012/JPEGImages", "VOC2012/JPEGImages", "JPEGImages", "."),
 }
-_ALPHA_MODES = ("L", "RGB", "RGBA", "LA", "1", "P", "PA")
 _PIL_ERRORS = (
     UnidentifiedImageError,
     OSError,
@@ -133,18 +133,11 @@ def _read_alpha(path: Path) -> np.ndarray:
     try:
         with Image.open(path) as im:
             im.load()
-            mode = im.mode
-            if mode == "L":
-                return np.array(im)
-            if mode in ("RGB", "RGBA", "LA"):
-                return np.ascontiguousarray(np.asarray(im)[..., 0])
-            if mode == "1":
-                return np.array(im.convert("L"))
-            if mode in ("P", "PA"):
-                return np.ascontiguousarray(np.asarray(im.convert("RGB"))[..., 0])
+            return alpha_channel(im, path)
+    except InputError:  # an unsupported mode, already named (InputError is a ValueError)
+        raise
     except _PIL_ERRORS as e:
         raise InputError(f"{path}: cannot be decoded as an image ({e})") from None
-    raise InputError(f"{path}: alpha has PIL mode {mode!r}; expected an 8-bit grey or RGB image")
 
 
 def _header(path: Path, decode: bool) -> tuple[tuple[int, int], str]:
@@ -613,7 +606,7 @@ def _check_fg(f: Foreground, decode: bool) -> str | None:
             sizes[role], mode = _header(p, decode)
         except _PIL_ERRORS as e:
             return f"{p}: cannot be decoded as an image ({e})"
-        if role == "alpha" and mode not in _ALPHA_MODES:
+        if role == "alpha" and mode not in ALPHA_MODES:
             return f"{p}: alpha has PIL mode {mode!r}; expected an 8-bit grey or RGB image"
     (fw, fh), (aw, ah) = sizes["foreground"], sizes["alpha"]
     if (fw, fh) != (aw, ah):
