@@ -225,7 +225,7 @@ def _print_report(run_dir: str, fmt: str, write: bool, require_complete: bool = 
         raise InputError(
             f"{run_dir}: incomplete run ({'; '.join(short)}); resume it with the same eval command"
         )
-    text = write_tables(run_dir, fmt=fmt, write=write)
+    text = write_tables(run_dir, fmt=fmt, write=write, loaded=(rows, cfg))
     print(text, end="")
     for line in short:
         print(

@@ -295,20 +295,17 @@ def compare_paths(
 
 
 def write_baseline(run: str | Path, dest: str | Path) -> Path:
-    """A run's per-image values as a results CSV at ``dest`` (atomically), to commit as the
-    baseline of later checks."""
-    from metrics.common import atomic_write
+    """A run's per-image values as a results CSV at ``dest`` (atomically, in the format of the
+    run's own ``results.csv``), to commit as the baseline of later checks."""
+    from benchmark.runner import write_results_csv
 
     res, _ = read_results(run)
-    cols = [k for k in METRICS if any(k in v for imgs in res.values() for v in imgs.values())]
-    dest = Path(dest)
-    with atomic_write(dest, newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(["dataset", "method", "name", *cols])
-        for (ds, m), imgs in sorted(res.items()):
-            for n, vals in sorted(imgs.items()):
-                w.writerow([ds, m, n, *(repr(float(vals.get(c, math.nan))) for c in cols)])
-    return dest
+    rows = [
+        {"dataset": ds, "method": m, "name": n, "metrics": vals}
+        for (ds, m), imgs in sorted(res.items())
+        for n, vals in sorted(imgs.items())
+    ]
+    return write_results_csv(Path(dest).parent, rows, path=dest)
 
 
 def _jsonable(rep: RegressionReport) -> dict[str, Any]:

@@ -681,11 +681,14 @@ def incomplete(
     ]
 
 
-def write_results_csv(run_dir: str | Path, rows: Sequence[dict[str, Any]]) -> Path:
-    """``results.csv``: one row per image and method, the main convention's metrics."""
+def write_results_csv(
+    run_dir: str | Path, rows: Sequence[dict[str, Any]], *, path: str | Path | None = None
+) -> Path:
+    """``results.csv`` (or ``path``): one row per image and method, the main convention's
+    metrics, written atomically in the given row order."""
     present = {k for r in rows for k in r["metrics"]}
     cols = [k for k in METRICS if k in present]  # the registry's (= table) column order
-    path = Path(run_dir) / "results.csv"
+    path = Path(run_dir) / "results.csv" if path is None else Path(path)
     with atomic_write(path, newline="") as fh:
         w = csv.writer(fh)
         w.writerow(["dataset", "method", "name", *cols])
@@ -701,18 +704,25 @@ def write_results_csv(run_dir: str | Path, rows: Sequence[dict[str, Any]]) -> Pa
     return path
 
 
-def write_tables(run_dir: str | Path, *, fmt: str = "md", write: bool = True) -> str:
+def write_tables(
+    run_dir: str | Path,
+    *,
+    fmt: str = "md",
+    write: bool = True,
+    loaded: tuple[list[dict[str, Any]], dict[str, Any]] | None = None,
+) -> str:
     """A run's tables (:func:`reports.report.run_tables`): every mean with its 95 % interval
     over images and its image count.
 
     Returns the tables rendered in ``fmt`` (what the CLI prints); with ``write`` also saves
     every table in all three formats as ``tables/<dataset>_{main,conventions}.{md,tex,csv}``.
+    ``loaded`` is the run's :func:`load_run` when the caller has read it already.
     """
     from reports.report import run_tables
     from reports.tables import render
 
     run_dir = Path(run_dir)
-    rows, cfg = load_run(run_dir)
+    rows, cfg = load_run(run_dir) if loaded is None else loaded
     out = []
     for (ds, kind), table in run_tables(rows, cfg, planned_images(run_dir, cfg)).items():
         out.append(render(table, fmt))  # type: ignore[arg-type]
