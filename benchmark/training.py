@@ -51,7 +51,7 @@ import math
 import os
 import sys
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -122,15 +122,18 @@ class TrainConfig:
 #: Fields added after the first release: left out of a configuration's identity (the run
 #: folder's ``train_config.json``, reproduce's stage keys, the bundled teachers' index) while
 #: they hold their defaults, so existing runs resume and the bundled teachers still match.
+_LATER_FIELDS = (
+    "train_set",
+    "train_root",
+    "bg_root",
+    "bg_kind",
+    "family",
+    "names",
+    "per_fg",
+    "amp",
+)
 _LATER_DEFAULTS: dict[str, Any] = {
-    "train_set": "",
-    "train_root": "",
-    "bg_root": "",
-    "bg_kind": "coco",
-    "family": "",
-    "names": "",
-    "per_fg": 100,
-    "amp": "off",
+    f.name: f.default for f in fields(TrainConfig) if f.name in _LATER_FIELDS
 }
 
 AMP_MODES = ("off", "bf16", "fp16")
