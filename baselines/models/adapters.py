@@ -118,10 +118,17 @@ PERSON = 15
 
 
 def segmentation_target(batch: dict[str, Any]) -> Any:
-    """Class map for segmentation training on matting data: ``PERSON`` where alpha >= 0.5, 0
-    (background) elsewhere, 255 (ignored, like VOC's border) in the trimap's unknown band."""
+    """Class map (N x H x W int64) for segmentation training.
+
+    A batch with a ``label`` (VOC's class maps, 0-20 and 255, from a segmentation training
+    set) gives that label: the real class map wins over anything derived. A matting batch
+    gives ``PERSON`` where alpha >= 0.5, 0 (background) elsewhere, and 255 (ignored, like VOC's
+    border) in the trimap's unknown band.
+    """
     import torch
 
+    if "label" in batch:
+        return batch["label"].long()
     label = torch.where(batch["alpha"][:, 0] >= 0.5, PERSON, 0)
     return torch.where(batch["trimap"][:, 0] == 128, 255, label).long()
 
