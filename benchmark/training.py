@@ -1,4 +1,4 @@
-"""Training any registered matting model: on-the-fly data, Adam + step schedule, resume.
+"""Training any registered model: on-the-fly data, Adam or SGD, step or poly schedule, resume.
 
 ``mattebench train --model NAME --out DIR`` builds the model, draws training samples on the fly
 (the synthetic generator by default: each sample is a function of its index and the seed, so
@@ -8,18 +8,47 @@ the data stream is reproducible), crops and flips them, and optimises:
   final and the three side alphas plus ``lambda_sd`` times the self-distillation loss);
 * every other matting model: ``L_alpha`` (L1 + Laplacian + composition) on its alpha,
   weighted to the trimap's unknown region;
-* PSPNet-50: cross-entropy (plus 0.4 x on the aux head) on the synthetic data read as
-  person/background segmentation (:func:`baselines.models.adapters.segmentation_target`).
+* PSPNet-50: cross-entropy (plus 0.4 x on the aux head) on the class map of
+  :func:`baselines.models.adapters.segmentation_target`: VOC's own labels with
+  ``train_set="voc-aug"`` (PASCAL VOC 2012 + SBD ``train_aug``,
+  :class:`benchmark.datasets.train_voc.VOCAugTrain`, hszhao/semseg's augmentation), else the
+  matting data read as person/background segmentation.
 
-A checkpoint with the optimiser, scheduler and RNG states is written atomically every
-``save_every`` steps and at the end, so an interrupted run resumes where it stopped; the
-validation loss (unknown-region L1 on a fixed validation set) is logged to ``log.jsonl``.
+The optimiser is Adam (the default, fused kernel: :func:`adam`) or SGD with momentum
+(``optimizer="sgd"``, hszhao/semseg's PSPNet recipe); the learning rate follows a step schedule
+(``lr_policy="step"``, the default: ``lr x gamma`` at each of ``milestones``) or semseg's poly
+policy (``lr_policy="poly"``: :func:`scheduler_for`). :func:`optimizer_for` and
+:func:`scheduler_for` build both from a :class:`TrainConfig`.
+
+A checkpoint with the optimiser, scheduler, gradient-scaler (``amp="fp16"`` on CUDA) and RNG
+states is written atomically every ``save_every`` steps and at the end, so an interrupted run
+resumes where it stopped; the validation loss (unknown-region L1 on a fixed validation set;
+segmentation: cross-entropy) is logged to ``log.jsonl``.
 Resume states are read by :func:`load_state` with ``torch.load(weights_only=True)``: they hold
-only tensors (weights, Adam moments, the torch RNG state as a uint8 tensor), numbers, strings
-and plain containers (the scheduler's milestones a ``collections.Counter``, which torch allows),
-so a run folder from elsewhere cannot run code on resume; anything else is refused with an
+only tensors (weights, Adam moments or SGD momentum buffers, the torch RNG state as a uint8
+tensor), numbers, strings and plain containers (the step schedule's milestones a
+``collections.Counter``, which torch allows; the poly schedule stores no function, see
+:func:`scheduler_for`; the gradient scaler's state is floats and ints), so a run folder from
+elsewhere cannot run code on resume; anything else is refused with an
 :class:`~metrics.InputError` naming the file. (The data need no RNG state: every batch is a
 function of its step.)
+
+Batches are drawn by :func:`batches`: in the training process (``workers=0``), or by
+``workers`` ``DataLoader`` worker processes, each calling :func:`make_batch` for a step, so the
+batches are the same either way, bit for bit, and a resumed run starts its loader at the step
+it resumes from. On CUDA the workers' batches are pinned and copied with
+``non_blocking=True``.
+
+After the first steps (step 1 is a warm-up, left out when the run has more than 2 steps; up to
+10 steps measured) process 0 prints one line to stderr (always when ``iters > 20``, else with
+the progress bar)::
+
+    train sdnet: 41.3 images/s over the first 9 steps (batch 4 x 1 processes); ETA 1:02:03 for the remaining 90000 steps
+
+and the same numbers are returned as ``"throughput"`` and stored in ``model.pt``'s meta. The
+measure covers fetching the batch (waiting for the loader), the forward and backward passes
+and the optimiser step (on CUDA, after ``torch.cuda.synchronize``); validation and checkpoints
+are not in it, so the ETA counts training steps only. A resumed run measures again.
 
 Data-parallel training: launched by ``torchrun``, every process runs :func:`train`, which joins
 the process group (``gloo`` on CPU, ``nccl`` with ``--device cuda``, each process on
@@ -51,6 +80,7 @@ import math
 import os
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -59,11 +89,14 @@ import numpy as np
 from tqdm import tqdm
 
 from metrics import InputError
-from metrics.common import atomic_write
+from metrics.common import atomic_write, lookup
 
 __all__ = [
     "TrainConfig",
     "AMP_MODES",
+    "OPTIMIZERS",
+    "LR_POLICIES",
+    "VOC_AUG",
     "config_identity",
     "default_family",
     "train_source",
@@ -72,6 +105,9 @@ __all__ = [
     "training_pool",
     "validation_loss",
     "adam",
+    "optimizer_for",
+    "scheduler_for",
+    "batches",
     "load_state",
 ]
 
@@ -117,6 +153,18 @@ class TrainConfig:
     #: mixed precision of the forward pass and the loss: ``"off"``, ``"bf16"`` or ``"fp16"``
     #: (``torch.autocast``; fp16 with a gradient scaler on CUDA)
     amp: str = "off"
+    #: ``"adam"`` or ``"sgd"`` (:func:`optimizer_for`); ``momentum`` is SGD's (Adam keeps its
+    #: betas); ``weight_decay`` is the L2 term torch adds to the gradient, for either
+    optimizer: str = "adam"
+    momentum: float = 0.9
+    weight_decay: float = 0.0
+    #: ``"step"`` (``milestones`` x ``gamma``) or ``"poly"`` (``(1 - step / iters) **
+    #: poly_power``, hszhao/semseg): :func:`scheduler_for`
+    lr_policy: str = "step"
+    poly_power: float = 0.9
+    #: ``DataLoader`` worker processes drawing the batches (``0``: drawn in the training
+    #: process); never part of the identity: the batches are the same (:func:`batches`)
+    workers: int = 0
 
 
 #: Fields added after the first release: left out of a configuration's identity (the run
@@ -131,18 +179,72 @@ _LATER_FIELDS = (
     "names",
     "per_fg",
     "amp",
+    "optimizer",
+    "momentum",
+    "weight_decay",
+    "lr_policy",
+    "poly_power",
 )
 _LATER_DEFAULTS: dict[str, Any] = {
     f.name: f.default for f in fields(TrainConfig) if f.name in _LATER_FIELDS
 }
+#: Fields that cannot change a single number of a run, left out of its identity at any value:
+#: ``workers`` only decides which process calls :func:`make_batch` for a step.
+_NOT_IDENTITY = ("workers",)
 
 AMP_MODES = ("off", "bf16", "fp16")
+OPTIMIZERS = ("adam", "sgd")
+LR_POLICIES = ("step", "poly")
+#: ``train_set`` of PASCAL VOC 2012 + SBD ``train_aug`` (segmentation models only)
+VOC_AUG = "voc-aug"
 
 
 def config_identity(cfg: TrainConfig) -> dict[str, Any]:
-    """``asdict(cfg)`` as JSON, without the later fields that hold their defaults."""
+    """``asdict(cfg)`` as JSON, without the later fields that hold their defaults and without
+    the fields that change no number (``workers``)."""
     d = json.loads(json.dumps(asdict(cfg)))
-    return {k: v for k, v in d.items() if not (k in _LATER_DEFAULTS and v == _LATER_DEFAULTS[k])}
+    return {
+        k: v
+        for k, v in d.items()
+        if k not in _NOT_IDENTITY and not (k in _LATER_DEFAULTS and v == _LATER_DEFAULTS[k])
+    }
+
+
+def _choice(name: str, value: Any, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise InputError(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
+
+
+def _check_config(cfg: TrainConfig) -> None:
+    """Every value :func:`train` cannot use, refused before anything is written; a setting
+    that would be silently ignored (SGD's momentum with Adam, poly's power with the step
+    schedule, milestones with poly) is refused too."""
+    _choice("amp", cfg.amp, AMP_MODES)
+    _choice("optimizer", cfg.optimizer, OPTIMIZERS)
+    _choice("lr_policy", cfg.lr_policy, LR_POLICIES)
+    if not isinstance(cfg.workers, int) or cfg.workers < 0:
+        raise InputError(f"workers must be an integer >= 0, got {cfg.workers!r}")
+    if not cfg.momentum >= 0 or not cfg.weight_decay >= 0:
+        raise InputError(
+            f"momentum and weight_decay must be >= 0, got {cfg.momentum!r}, {cfg.weight_decay!r}"
+        )
+    if not cfg.poly_power > 0:
+        raise InputError(f"poly_power must be > 0, got {cfg.poly_power!r}")
+    if cfg.optimizer != "sgd" and cfg.momentum != _LATER_DEFAULTS["momentum"]:
+        raise InputError(f"momentum is SGD's (optimizer='sgd'); optimizer is {cfg.optimizer!r}")
+    if cfg.lr_policy != "poly" and cfg.poly_power != _LATER_DEFAULTS["poly_power"]:
+        raise InputError(f"poly_power is the poly policy's; lr_policy is {cfg.lr_policy!r}")
+    if cfg.lr_policy == "poly" and cfg.milestones:
+        raise InputError("milestones are the step policy's; lr_policy is 'poly'")
+    if cfg.model.startswith("pspnet") and (cfg.crop < 1 or (cfg.crop - 1) % 8):
+        from baselines.models.pspnet import valid_side
+
+        lo = valid_side(cfg.crop)
+        near = f"{lo} or {lo + 8}" if lo >= 1 else "9"
+        raise InputError(
+            f"crop {cfg.crop} does not fit {cfg.model}: its input sides must be 8k+1 "
+            f"(semseg's 473); use {near}"
+        )
 
 
 def default_family(model: str) -> str:
@@ -162,11 +264,63 @@ def _open_train_source(
                           bg_kind=bg_kind, per_fg=per_fg, seed=seed)  # fmt: skip
 
 
+#: offset of the seed of the voc-aug validation stream (see :func:`make_batch`)
+_VOC_VAL_SEED = 2**32
+
+
+@functools.lru_cache(maxsize=4)
+def _open_voc(root: str, crop: int, seed: int, train: bool) -> Any:
+    from benchmark.datasets.train_voc import SemsegAugment, VOCAugTrain
+
+    if train:
+        return VOCAugTrain(root, crop=crop, normalise=False, seed=seed)
+    return VOCAugTrain(root, augment=SemsegAugment(crop=crop, train=False, normalise=False),
+                       seed=seed)  # fmt: skip
+
+
+def _voc_source(cfg: TrainConfig, split: str) -> Any:
+    """The voc-aug stream of ``split``: training (semseg's train transform, seeded by
+    ``cfg.seed``) or validation (its val transform, seeded by ``cfg.seed + 2**32``)."""
+    from baselines.models.adapters import get_adapter
+
+    if get_adapter(cfg.model).kind != "segmentation":
+        raise InputError(
+            f"training set {VOC_AUG!r} holds VOC class maps, no alpha: it trains segmentation "
+            f"models (pspnet50), not the matting model {cfg.model!r}"
+        )
+    composing = {
+        k: getattr(cfg, k)
+        for k in ("bg_root", "bg_kind", "family", "names", "per_fg")
+        if getattr(cfg, k) != _LATER_DEFAULTS[k]
+    }
+    if composing:
+        raise InputError(
+            f"training set {VOC_AUG!r} composes nothing: it takes no "
+            f"{', '.join(composing)} (got {composing})"
+        )
+    if not cfg.train_root:
+        raise InputError(f"training set {VOC_AUG!r} needs its root (--dataset {VOC_AUG}=ROOT)")
+    if split == "train":
+        return _open_voc(cfg.train_root, cfg.crop, cfg.seed, True)
+    return _open_voc(cfg.train_root, cfg.crop, cfg.seed + _VOC_VAL_SEED, False)
+
+
 def train_source(cfg: TrainConfig) -> Any:
     """The real training set of ``cfg`` (``None`` for the synthetic data), opened once per
-    process; its layout errors name the file."""
+    process; its layout errors name the file.
+
+    ``train_set="voc-aug"``: :class:`benchmark.datasets.train_voc.VOCAugTrain` ``(train_root,
+    crop=crop, normalise=False, seed=seed)``, for segmentation models only (a matting model,
+    or a background option, is an :class:`~metrics.InputError`); ``"adobe"`` and ``"d646"``:
+    :func:`benchmark.datasets.train_matting.open_train_set` on the backgrounds of ``bg_root``.
+    """
     if not cfg.train_set:
         return None
+    if cfg.train_set == VOC_AUG:
+        return _voc_source(cfg, "train")
+    from benchmark.datasets.train_matting import TRAIN_SETS
+
+    lookup({**TRAIN_SETS, VOC_AUG: None}, cfg.train_set, "training set")
     if not cfg.train_root or not cfg.bg_root:
         raise InputError(
             f"training set {cfg.train_set!r} needs its root and a background folder "
@@ -311,11 +465,33 @@ def make_batch(
     ``cfg.data_seed`` (:func:`training_pool`), visited in epochs of ``N`` positions, each epoch
     in an order shuffled by ``[cfg.seed, epoch]``; the training seed then changes only the
     order, the crops, the flips and the network's initialisation, as with a real dataset
-    (validation batches, ``split="val"``, are always generated from the stream).
+    (validation batches, ``split="val"``, of the synthetic data and of the matting sets are
+    always generated from the synthetic stream).
+
+    With ``cfg.train_set == "voc-aug"`` (segmentation models) the batch is ``{"image": N x 3
+    x H x W float32 in [0, 1], "label": N x H x W int64}`` (VOC classes 0-20, 255 ignored):
+    position ``p`` (``indices`` if given) is
+    :meth:`~benchmark.datasets.train_voc.VOCAugTrain.draw` ``(p)`` of the training stream,
+    semseg's train transform seeded by ``(cfg.seed, epoch, index)`` (no crop or flip here:
+    the transform ends with the crop). Validation batches (``split="val"``) come from
+    the real set too, not the generator: position ``p`` of a second stream over the same
+    ``train_aug`` images, in the epoch order of seed ``cfg.seed + 2**32``, each with semseg's
+    val transform (``SemsegAugment(train=False)``: a centre crop, padded with the mean and
+    label 255 where the image is smaller). These are training images, so the validation loss
+    measures the fit, not generalisation (VOC's ``val`` split is the held-out set).
     """
     import torch
 
     chunk = step * world + rank
+    if cfg.train_set == VOC_AUG:
+        source = _voc_source(cfg, split)
+        if indices is None:
+            indices = [chunk * cfg.batch + i for i in range(cfg.batch)]
+        drawn = [source.draw(p) for p in indices]
+        return {
+            "image": torch.from_numpy(np.stack([d["image"] for d in drawn])),
+            "label": torch.from_numpy(np.stack([d["label"] for d in drawn])),
+        }
     rng = np.random.default_rng([cfg.seed, chunk, 0 if split == "train" else 1])
     source = train_source(cfg) if split == "train" and indices is None else None
     if source is not None:  # composed and augmented by the family's protocol, cut to the crop
@@ -360,14 +536,166 @@ def _epoch_order(seed: int, epoch: int, n: int) -> np.ndarray:
     return np.random.default_rng([int(seed), int(epoch), 7]).permutation(n)
 
 
-def adam(params: Any, *, lr: float, device: str) -> Any:
+def _fused(device: str) -> bool | None:
+    return True if str(device).split(":")[0] in ("cpu", "cuda") else None
+
+
+def adam(params: Any, *, lr: float, device: str, weight_decay: float = 0.0) -> Any:
     """``torch.optim.Adam`` with the fused kernel (one multi-tensor update, CPU and CUDA):
     measured 2.7 ms instead of 11.5 ms per step for GCA at width x0.25 (220 tensors) on one
-    CPU thread; the same algorithm, rounding may differ from the per-tensor loop."""
+    CPU thread; the same algorithm, rounding may differ from the per-tensor loop.
+    ``weight_decay`` is torch's (L2: ``weight_decay x param`` added to the gradient before
+    the moments, not AdamW's decoupled decay); betas ``(0.9, 0.999)``, eps ``1e-8``."""
     import torch
 
-    fused = str(device).split(":")[0] in ("cpu", "cuda")
-    return torch.optim.Adam(params, lr=lr, fused=fused or None)
+    return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay, fused=_fused(device))
+
+
+def optimizer_for(cfg: TrainConfig, params: Any) -> Any:
+    """The optimiser of ``cfg`` over ``params`` (one parameter group, learning rate ``cfg.lr``).
+
+    * ``"adam"``: :func:`adam` (``weight_decay=cfg.weight_decay``; ``momentum`` must stay at
+      its default, Adam has betas instead);
+    * ``"sgd"``: ``torch.optim.SGD(lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)``
+      (heavy-ball momentum, no dampening, not Nesterov; fused kernel on CPU and CUDA), as
+      hszhao/semseg trains PSPNet (``tool/train.py``; ``config/voc2012/voc2012_pspnet50.yaml``:
+      ``base_lr 0.01``, ``momentum 0.9``, ``weight_decay 0.0001``). Unlike semseg, every
+      parameter has the same rate (semseg gives the new layers -- PPM, classifier, aux head --
+      ``10 x base_lr``).
+
+    Raises
+    ------
+    InputError
+        For an optimiser other than ``"adam"`` or ``"sgd"``, naming the allowed values.
+    """
+    import torch
+
+    _choice("optimizer", cfg.optimizer, OPTIMIZERS)
+    if cfg.optimizer == "adam":
+        return adam(params, lr=cfg.lr, device=cfg.device, weight_decay=cfg.weight_decay)
+    return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum,
+                           weight_decay=cfg.weight_decay, fused=_fused(cfg.device))  # fmt: skip
+
+
+def _poly(step: int, *, iters: int, power: float) -> float:
+    """semseg's poly factor ``(1 - step / iters) ** power`` (0 from ``iters`` on)."""
+    return max(0.0, 1.0 - step / iters) ** power
+
+
+def scheduler_for(cfg: TrainConfig, opt: Any) -> Any:
+    """The learning-rate schedule of ``cfg``, stepped once after every optimiser step.
+
+    * ``"step"``: ``MultiStepLR(milestones=cfg.milestones, gamma=cfg.gamma)`` -- the rate is
+      multiplied by ``gamma`` after each milestone step;
+    * ``"poly"``: hszhao/semseg's ``poly_learning_rate`` (``util/util.py``: ``lr = base_lr *
+      (1 - curr_iter / max_iter) ** power``), as ``LambdaLR``: the update of step ``s``
+      (0-based) uses ``cfg.lr * (1 - s / cfg.iters) ** cfg.poly_power``. This is semseg's
+      timing: its ``tool/train.py`` sets the rate after update ``i`` (0-based) from
+      ``current_iter = i + 1``, so update ``s`` runs at the rate of ``current_iter = s``:
+      the first at ``base_lr``, the last at ``base_lr * (1 / iters) ** power``. One rate for
+      every parameter group (semseg sets ``10 x`` on its new layers: see
+      :func:`optimizer_for`).
+
+    The poly schedule is ``LambdaLR`` over a ``functools.partial`` of a module function, whose
+    state dict holds ``lr_lambdas: [{}]`` (the partial's empty ``__dict__``), no function: it
+    loads with ``weights_only=True`` and resumes exactly (the rate of step ``s`` is computed
+    from ``s`` alone).
+
+    Raises
+    ------
+    InputError
+        For a policy other than ``"step"`` or ``"poly"``, naming the allowed values.
+    """
+    import torch
+
+    _choice("lr_policy", cfg.lr_policy, LR_POLICIES)
+    if cfg.lr_policy == "step":
+        return torch.optim.lr_scheduler.MultiStepLR(
+            opt, milestones=list(cfg.milestones), gamma=cfg.gamma
+        )
+    factor = functools.partial(_poly, iters=cfg.iters, power=cfg.poly_power)
+    return torch.optim.lr_scheduler.LambdaLR(opt, factor)
+
+
+class _Failed:
+    """A data error raised in a ``DataLoader`` worker, carried to the training process as an
+    item (the loader would re-raise it wrapped in its worker traceback)."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+
+class _StepBatches:
+    """Map-style dataset: item ``s`` is ``make_batch(cfg, s, rank=rank, world=world)``."""
+
+    def __init__(self, cfg: TrainConfig, rank: int, world: int) -> None:
+        self.cfg, self.rank, self.world = cfg, rank, world
+
+    def __getitem__(self, step: int) -> Any:
+        try:
+            return make_batch(self.cfg, int(step), rank=self.rank, world=self.world)
+        except InputError as e:
+            return _Failed(e)
+
+
+def _worker_init(worker_id: int) -> None:
+    """One torch thread per worker (the workers are the parallelism; torch's worker loop does
+    the same). OpenCV's thread count is left alone: ``cv2.setNumThreads`` in a worker forked
+    from a process whose OpenCV thread pool has run deadlocks (seen with OpenCV 4.x under
+    pytest here)."""
+    import torch
+
+    torch.set_num_threads(1)
+
+
+def batches(
+    cfg: TrainConfig, start: int, *, rank: int = 0, world: int = 1
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    """``(step, make_batch(cfg, step, rank=rank, world=world))`` for ``step`` in
+    ``range(start, cfg.iters)``.
+
+    ``cfg.workers == 0``: drawn here, one after the other. ``cfg.workers = k > 0``: drawn ahead
+    by a ``torch.utils.data.DataLoader`` with ``k`` worker processes over a map-style dataset
+    whose item ``s`` is that :func:`make_batch` call (``batch_size=None``: no collation;
+    ``sampler=range(start, cfg.iters)``, in order; ``pin_memory`` when ``cfg.device`` is
+    CUDA; workers not persistent, since one loader serves the whole run; one torch thread per
+    worker; the platform's default start method, ``fork`` on Linux). The
+    batches are therefore the serial ones, bit for bit, and a resumed run (``start > 0``)
+    gets the same batches as an uninterrupted one.
+
+    Raises
+    ------
+    InputError
+        A data error of :func:`make_batch` (a damaged or missing file) at the step it occurs,
+        with the same message whether it was raised here or in a worker (noted as such).
+    """
+    if not isinstance(cfg.workers, int) or cfg.workers < 0:
+        raise InputError(f"workers must be an integer >= 0, got {cfg.workers!r}")
+    if cfg.workers == 0 or start >= cfg.iters:
+        for step in range(start, cfg.iters):
+            yield step, make_batch(cfg, step, rank=rank, world=world)
+        return
+    from torch.utils.data import DataLoader
+
+    loader = DataLoader(
+        _StepBatches(cfg, rank, world),  # type: ignore[arg-type]
+        batch_size=None,
+        sampler=range(start, cfg.iters),
+        num_workers=cfg.workers,
+        pin_memory=str(cfg.device).startswith("cuda"),
+        worker_init_fn=_worker_init,
+        persistent_workers=False,
+    )
+    it = iter(loader)
+    try:
+        for step in range(start, cfg.iters):
+            batch = next(it)
+            if isinstance(batch, _Failed):
+                batch.error.add_note(f"(raised in a DataLoader worker drawing step {step})")
+                raise batch.error
+            yield step, batch
+    finally:
+        del it  # shuts the workers down now, not when the garbage collector gets to it
 
 
 def load_state(path: str | Path, map_location: Any = "cpu") -> dict[str, Any]:
@@ -375,8 +703,9 @@ def load_state(path: str | Path, map_location: Any = "cpu") -> dict[str, Any]:
 
     ``torch.load(weights_only=True)``: tensors, numbers, strings, ``None`` and plain containers
     (dict, list, tuple, ``OrderedDict``, ``Counter``) only -- what :func:`train` and the pruning
-    pipeline write (model, Adam and ``MultiStepLR`` state dicts, the torch RNG state as a
-    tensor, the step, the history), in this version and the earlier ones. No global is
+    pipeline write (model, Adam or SGD, ``MultiStepLR`` or poly ``LambdaLR`` and
+    ``GradScaler`` state dicts, the torch RNG state as a tensor, the step, the history), in
+    this version and the earlier ones. No global is
     allow-listed beyond torch's defaults.
 
     Raises
@@ -419,8 +748,8 @@ def load_state(path: str | Path, map_location: Any = "cpu") -> dict[str, Any]:
     return state
 
 
-def _to(batch: dict[str, Any], device: str) -> dict[str, Any]:
-    return {k: v.to(device) for k, v in batch.items()}
+def _to(batch: dict[str, Any], device: str, non_blocking: bool = False) -> dict[str, Any]:
+    return {k: v.to(device, non_blocking=non_blocking) for k, v in batch.items()}
 
 
 def validation_loss(
@@ -552,21 +881,31 @@ def _mean_parts(parts: dict[str, float], d: _Dist, device: str) -> dict[str, flo
 
 def train(cfg: TrainConfig, out_dir: str | Path, *, progress: bool = True) -> dict[str, Any]:
     """Train (or resume) ``cfg`` in ``out_dir``; returns ``{"step", "val_loss", "history",
-    "rank", "world_size"}``.
+    "rank", "world_size", "throughput"}``.
+
+    ``throughput`` is this invocation's measure (see the module docstring):
+    ``{"images_per_s", "steps_measured", "eta_s"}`` (``None`` values when no step ran).
 
     Under ``torchrun`` (``WORLD_SIZE > 1``) every process calls this and trains one
     ``DistributedDataParallel`` replica on its own share of the data (see the module
     docstring); every process returns process 0's history.
+
+    Raises
+    ------
+    InputError
+        Before anything is written: a value :func:`train` cannot use (naming the field and
+        the allowed values), a PSPNet crop that is not ``8k + 1`` (naming the nearest valid
+        ones), a layout or file error of the training set (naming the file), or an ``out_dir``
+        holding another configuration.
     """
     import torch
 
-    if cfg.amp not in AMP_MODES:
-        raise InputError(f"amp must be one of {', '.join(AMP_MODES)}, got {cfg.amp!r}")
+    _check_config(cfg)
     source = train_source(cfg)  # layout errors before anything is written
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     if source is not None and int(os.environ.get("RANK", "0")) == 0:
-        summary = source.validate()  # every file opened (headers) before hours are spent
+        summary = _validate_source(source)  # every file opened (headers) before hours are spent
         with atomic_write(out / "train_data.json") as fh:
             json.dump({"dataset": source.config(), "validated": summary}, fh, indent=2,
                       default=str)  # fmt: skip
@@ -583,9 +922,99 @@ def train(cfg: TrainConfig, out_dir: str | Path, *, progress: bool = True) -> di
             torch.distributed.destroy_process_group()
 
 
+def _validate_source(source: Any) -> dict[str, Any]:
+    """The training set's header-level check and what it found (the matting sets return
+    their counts; :meth:`~benchmark.datasets.train_voc.VOCAugTrain.validate` returns nothing,
+    so the pairs are counted here)."""
+    t0 = time.perf_counter()
+    summary = source.validate()
+    if summary is None:
+        summary = {"pairs": len(source), "decoded": False,
+                   "seconds": round(time.perf_counter() - t0, 3)}  # fmt: skip
+    return summary
+
+
+def _grad_scaler(cfg: TrainConfig) -> Any:
+    """``torch.amp.GradScaler`` for fp16 on CUDA, else ``None`` (bf16 needs none; fp16
+    autocast on the CPU runs without one, as before)."""
+    import torch
+
+    if cfg.amp == "fp16" and cfg.device.split(":")[0] == "cuda":
+        return torch.amp.GradScaler("cuda")
+    return None
+
+
+def _hms(seconds: float) -> str:
+    """``H:MM:SS`` (hours unbounded).
+
+    >>> _hms(3723.4), _hms(0), _hms(90061)
+    ('1:02:03', '0:00:00', '25:01:01')
+    """
+    m, sec = divmod(int(round(seconds)), 60)
+    h, m = divmod(m, 60)
+    return f"{h}:{m:02d}:{sec:02d}"
+
+
+class _Pace:
+    """Times the first steps of an invocation: step 1 is a warm-up (left out when more than 2
+    steps run), steps up to the 10th are measured, each from the request of its batch to the
+    end of its optimiser step (``torch.cuda.synchronize`` first on CUDA)."""
+
+    WINDOW = 10
+
+    def __init__(self, cfg: TrainConfig, start: int, world: int) -> None:
+        import torch
+
+        self.cfg, self.world = cfg, world
+        self.run = cfg.iters - start
+        self.window = min(self.WINDOW, self.run)
+        self.warm = 1 if self.run > 2 else 0
+        self.sync = torch.cuda.synchronize if cfg.device.startswith("cuda") else None
+        self.seconds, self.steps, self.done = 0.0, 0, 0
+        self.result: dict[str, Any] = {"images_per_s": None, "steps_measured": 0, "eta_s": None}
+        self.mark()
+
+    def measuring(self) -> bool:
+        return self.done < self.window
+
+    def mark(self) -> None:
+        """The clock at the start of a step (before its batch is requested)."""
+        if self.measuring():
+            if self.sync is not None:
+                self.sync()
+            self.t = time.perf_counter()
+
+    def step_done(self, step: int) -> str | None:
+        """Count a finished step (``step`` steps done in all); the plan line when the
+        measure is complete."""
+        if not self.measuring():
+            return None
+        if self.sync is not None:
+            self.sync()
+        dt = time.perf_counter() - self.t
+        self.done += 1
+        if self.done > self.warm:
+            self.seconds += dt
+            self.steps += 1
+        if self.done < self.window:
+            return None
+        per_step = self.seconds / self.steps
+        images = self.cfg.batch * self.world * self.steps / self.seconds
+        left = self.cfg.iters - step
+        self.result = {"images_per_s": images, "steps_measured": self.steps,
+                       "eta_s": left * per_step}  # fmt: skip
+        return (
+            f"train {self.cfg.model}: {images:.1f} images/s over the first {self.steps} steps "
+            f"(batch {self.cfg.batch} x {self.world} processes); ETA {_hms(left * per_step)} "
+            f"for the remaining {left} steps"
+        )
+
+
 def _train(
     cfg: TrainConfig, want: dict[str, Any], out: Path, d: _Dist, *, progress: bool
 ) -> dict[str, Any]:
+    import contextlib
+
     import torch
 
     from baselines.models.adapters import get_adapter
@@ -604,10 +1033,9 @@ def _train(
     model.train()
     if d.world > 1:  # same initial weights everywhere, then a distinct stream (dropout) each
         torch.manual_seed(int(np.random.SeedSequence([cfg.seed, d.rank]).generate_state(1)[0]))
-    opt = adam(model.parameters(), lr=cfg.lr, device=cfg.device)
-    sched = torch.optim.lr_scheduler.MultiStepLR(
-        opt, milestones=list(cfg.milestones), gamma=cfg.gamma
-    )
+    opt = optimizer_for(cfg, model.parameters())
+    sched = scheduler_for(cfg, opt)
+    scaler = _grad_scaler(cfg)
     state_path = out / "last.pt"
     step = 0
     history: list[dict[str, Any]] = []
@@ -628,6 +1056,8 @@ def _train(
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         sched.load_state_dict(state["scheduler"])
+        if scaler is not None and "scaler" in state:  # (states before this version: none)
+            scaler.load_state_dict(state["scaler"])
         torch.set_rng_state(state["torch_rng_ranks"][d.rank] if d.world > 1 else state["torch_rng"])
         step = int(state["step"])
         history = list(state["history"])
@@ -669,6 +1099,7 @@ def _train(
                 "model": model.state_dict(),
                 "optimizer": opt.state_dict(),
                 "scheduler": sched.state_dict(),
+                **({"scaler": scaler.state_dict()} if scaler is not None else {}),
                 "torch_rng": torch.get_rng_state(),
                 "step": step,
                 "history": history,
@@ -687,38 +1118,44 @@ def _train(
     t0 = time.perf_counter()
     dev_type = cfg.device.split(":")[0]
     amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(cfg.amp)
-    scaler = torch.amp.GradScaler(dev_type) if cfg.amp == "fp16" and dev_type == "cuda" else None
+    pinned = cfg.workers > 0 and dev_type == "cuda"
+    pace = _Pace(cfg, step, d.world)
     try:
-        while step < cfg.iters:
-            batch = _to(make_batch(cfg, step, rank=d.rank, world=d.world), cfg.device)
-            with torch.autocast(dev_type, dtype=amp_dtype, enabled=amp_dtype is not None):
-                loss, parts = _loss(net(*adapter.inputs(batch)), batch, adapter, cfg)
-            opt.zero_grad(set_to_none=True)
-            if scaler is not None:
-                scaler.scale(loss).backward()
-                scaler.step(opt)
-                scaler.update()
-            else:
-                loss.backward()
-                opt.step()
-            sched.step()
-            step += 1
-            bar.update()
-            bar.set_postfix(loss=f"{parts['total']:.4f}")
-            if step % cfg.val_every == 0 or step == cfg.iters:
-                parts = _mean_parts(parts, d, cfg.device)
-                if lead:  # the others go on and wait for it in the next gradient all-reduce
-                    history.append(
-                        {
-                            "step": step,
-                            "val_loss": validation_loss(model, adapter, cfg, val_batches),
-                            **parts,
-                        }
-                    )
-                    with atomic_write(out / "log.jsonl") as fh:
-                        fh.write("".join(json.dumps(h) + "\n" for h in history))
-            if step % cfg.save_every == 0 or step == cfg.iters:
-                checkpoint()
+        with contextlib.closing(batches(cfg, step, rank=d.rank, world=d.world)) as stream:
+            for _, batch in stream:
+                batch = _to(batch, cfg.device, non_blocking=pinned)
+                with torch.autocast(dev_type, dtype=amp_dtype, enabled=amp_dtype is not None):
+                    loss, parts = _loss(net(*adapter.inputs(batch)), batch, adapter, cfg)
+                opt.zero_grad(set_to_none=True)
+                if scaler is not None:
+                    scaler.scale(loss).backward()
+                    scaler.step(opt)
+                    scaler.update()
+                else:
+                    loss.backward()
+                    opt.step()
+                sched.step()
+                step += 1
+                line = pace.step_done(step)
+                if line is not None and lead and (progress or cfg.iters > 20):
+                    tqdm.write(line, file=sys.stderr)
+                bar.update()
+                bar.set_postfix(loss=f"{parts['total']:.4f}")
+                if step % cfg.val_every == 0 or step == cfg.iters:
+                    parts = _mean_parts(parts, d, cfg.device)
+                    if lead:  # the others go on and wait for it in the next gradient all-reduce
+                        history.append(
+                            {
+                                "step": step,
+                                "val_loss": validation_loss(model, adapter, cfg, val_batches),
+                                **parts,
+                            }
+                        )
+                        with atomic_write(out / "log.jsonl") as fh:
+                            fh.write("".join(json.dumps(h) + "\n" for h in history))
+                if step % cfg.save_every == 0 or step == cfg.iters:
+                    checkpoint()
+                pace.mark()
     finally:
         bar.close()
     if lead:
@@ -731,6 +1168,7 @@ def _train(
                 "steps": step,
                 "val_loss": history[-1]["val_loss"],
                 "seconds": time.perf_counter() - t0,
+                "throughput": pace.result,
                 **({"world_size": d.world} if d.world > 1 else {}),
             },
         )
@@ -741,4 +1179,5 @@ def _train(
         "history": history,
         "rank": d.rank,
         "world_size": d.world,
+        "throughput": pace.result,
     }
