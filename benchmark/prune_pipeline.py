@@ -63,11 +63,19 @@ families' own initialisers; the schedule (iterations, crop, batch) is the caller
 defects (``methods.md`` 1.3: SPKD summing only the last level, NST/OFD failing) are not
 reproduced: every level counts.
 
-Data are the on-the-fly synthetic training samples of :mod:`benchmark.training` (``pool``
-> 0: a fixed set of that many samples from ``data_seed``). PSPNet-50 (built without its
-training-only aux head) trains on them as two-class segmentation (VOC's "person" where alpha
->= 0.5, background elsewhere, the unknown band ignored) with cross-entropy and feature
-distillation; the teacher-alpha term applies to matting models only.
+**Data.** Both stages draw their batches from :func:`benchmark.training.make_batch` with the
+configuration's data fields (:data:`DATA_FIELDS`): by default the on-the-fly synthetic
+training samples (``pool`` > 0: a fixed set of that many samples from ``data_seed``); with
+``train_set`` a real training set (``mattebench prune --dataset adobe=ROOT --bg-root DIR``:
+the Adobe or Distinctions-646 foregrounds composed on the fly with the family's augmentation;
+``--dataset voc-aug=ROOT``: PASCAL VOC 2012 + SBD for PSPNet-50), whose files are all checked
+(:meth:`validate`, recorded in ``train_data.json``) before the first step. PSPNet-50 (built
+without its training-only aux head) trains with cross-entropy (on VOC's class maps, or on the
+matting data read as two-class segmentation: "person" where alpha >= 0.5, the unknown band
+ignored) and feature distillation; the teacher-alpha term applies to matting models only.
+``amp`` runs both stages' forward passes and losses under ``torch.autocast`` (bf16, or fp16
+with a gradient scaler on CUDA, unscaled before the sparsity sub-gradient and the clamp, its
+state saved with the resume state).
 """
 
 from __future__ import annotations
@@ -75,7 +83,7 @@ from __future__ import annotations
 import copy
 import json
 import sys
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -92,6 +100,8 @@ __all__ = [
     "SELECTION_FIELDS",
     "DISTILLED_SELECTION_FIELDS",
     "selection_fields",
+    "prune_identity",
+    "DATA_FIELDS",
 ]
 
 #: Distillation taps: the encoder blocks after the first one, per family (module names).
@@ -135,6 +145,45 @@ class PruneConfig:
     selection_dir: str | None = None  # reuse sparse.pt + spec.json of a run with equal selection
     pool: int = 0  # training data: 0 = endless synthetic stream, N = fixed set of N samples
     data_seed: int = 0  # the fixed set's generator seed (pool > 0)
+    #: a real training set for both stages (``--dataset NAME=ROOT``), as
+    #: :class:`benchmark.training.TrainConfig`'s fields of the same names: ``"adobe"`` /
+    #: ``"d646"`` composed on ``bg_root`` with ``family``'s augmentation, or ``"voc-aug"``
+    #: (PSPNet-50)
+    train_set: str = ""
+    train_root: str = ""
+    bg_root: str = ""
+    bg_kind: str = "coco"
+    family: str = ""
+    names: str = ""
+    per_fg: int = 100
+    #: mixed precision of both stages' forward passes and losses (``torch.autocast``)
+    amp: str = "off"
+    #: Adam's (coupled, L2) weight decay in both stages (the supplement's segmentation runs:
+    #: 1e-4; the DCP code's matting runs: none)
+    weight_decay: float = 0.0
+    #: DataLoader worker processes (changes the speed only: the batches are the same)
+    workers: int = 0
+
+
+#: Fields added after the first release: left out of the configuration's identity
+#: (``prune_config.json``, reproduce's stage keys) while they hold their defaults, so runs
+#: made before them resume and keep their keys; ``workers`` is never part of it (it cannot
+#: change a number).
+_LATER_FIELDS = ("train_set", "train_root", "bg_root", "bg_kind", "family", "names", "per_fg",
+                 "amp", "weight_decay")  # fmt: skip
+_LATER_DEFAULTS: dict[str, Any] = {
+    f.name: f.default for f in fields(PruneConfig) if f.name in _LATER_FIELDS
+}
+#: The training-data fields passed on to each stage's :class:`~benchmark.training.TrainConfig`.
+DATA_FIELDS = ("pool", "data_seed", "train_set", "train_root", "bg_root", "bg_kind", "family",
+               "names", "per_fg", "amp", "workers")  # fmt: skip
+
+
+def prune_identity(cfg: PruneConfig) -> dict[str, Any]:
+    """``asdict(cfg)`` as JSON, without ``workers`` and the later fields at their defaults."""
+    d = json.loads(json.dumps(asdict(cfg)))
+    d.pop("workers", None)
+    return {k: v for k, v in d.items() if not (k in _LATER_DEFAULTS and v == _LATER_DEFAULTS[k])}
 
 
 #: The fields that determine stages 1-3 (teacher, pruning stage, selection) for every
@@ -143,7 +192,7 @@ class PruneConfig:
 SELECTION_FIELDS: tuple[str, ...] = (
     "model", "method", "ratio", "teacher", "sparsity_init", "sparsity_iters", "sparsity_s",
     "grad_clip", "size", "crop", "batch", "lr", "seed", "device", "threads", "model_kwargs",
-    "pool", "data_seed",
+    "pool", "data_seed", *_LATER_FIELDS,
 )  # fmt: skip
 #: Added for a criterion whose pruning stage distils (DCP): the distillation is part of the
 #: selection's identity.
@@ -217,7 +266,7 @@ def _train_config(cfg: PruneConfig, iters: int) -> Any:
     return TrainConfig(
         model=cfg.model, model_kwargs=cfg.model_kwargs or {}, size=cfg.size, crop=cfg.crop,
         batch=cfg.batch, iters=iters, lr=cfg.lr, seed=cfg.seed, device=cfg.device,
-        threads=cfg.threads, pool=cfg.pool, data_seed=cfg.data_seed,
+        threads=cfg.threads, **{f: getattr(cfg, f) for f in DATA_FIELDS},
     )  # fmt: skip
 
 
@@ -237,27 +286,43 @@ def _alpha_objective(model: Any, adapter: Any, batch: dict[str, Any]) -> tuple[A
 
 def _loop(
     name: str,
-    iters: int,
+    data: Any,
     state_path: Path,
     model: Any,
     step_fn: Any,
     cfg: PruneConfig,
     progress: bool,
-) -> None:
-    """Adam over ``iters`` steps with atomic checkpoints every 25 steps (resumable)."""
+) -> dict[str, Any] | None:
+    """Adam over ``data.iters`` steps with atomic checkpoints every 25 steps (resumable);
+    ``step_fn(batch)`` returns the loss of a batch (on the device) of
+    :func:`benchmark.training.batches` ``(data, step)``: the batch of each step is a function
+    of the step, so a resumed stage sees the batches an uninterrupted one would.
+
+    Returns the throughput of the first steps this call ran (images/s over up to 10 steps
+    after a warm-up step, and the ETA of the rest, printed once), or ``None`` when fewer than
+    two steps were left."""
+    import time
+
     import torch
 
     params = [p for p in model.parameters() if p.requires_grad] + list(
         getattr(step_fn, "extra_params", [])
     )
-    from benchmark.training import adam, load_state
+    from benchmark.training import adam, batches, load_state
 
-    opt = adam(params, lr=cfg.lr, device=cfg.device)
+    iters = data.iters
+    opt = adam(params, lr=cfg.lr, device=cfg.device, weight_decay=cfg.weight_decay)
+    dev_type = cfg.device.split(":")[0]
+    amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(cfg.amp)
+    # fp16 needs loss scaling on CUDA; its state resumes with the run
+    scaler = torch.amp.GradScaler(dev_type) if cfg.amp == "fp16" and dev_type == "cuda" else None
     step = 0
     if state_path.exists():
         st = load_state(state_path, map_location=cfg.device)
         model.load_state_dict(st["model"])
         opt.load_state_dict(st["optimizer"])
+        if scaler is not None and st.get("scaler"):
+            scaler.load_state_dict(st["scaler"])
         if hasattr(step_fn, "load_extra"):
             step_fn.load_extra(st.get("extra"))
         step = int(st["step"])
@@ -266,18 +331,47 @@ def _loop(
     bar = tqdm(
         total=iters, initial=step, desc=name, unit="it", disable=not progress, file=sys.stderr
     )
+    first, t_start, measured = step, 0.0, None
+    cuda = dev_type == "cuda"
+    pinned = cuda and cfg.workers > 0
     try:
-        while step < iters:
+        for at, batch in batches(data, step):
+            assert at == step
+            b = {k: v.to(cfg.device, non_blocking=pinned) for k, v in batch.items()}
             opt.zero_grad(set_to_none=True)
-            loss = step_fn(step)
-            loss.backward()
+            with torch.autocast(dev_type, dtype=amp_dtype, enabled=amp_dtype is not None):
+                loss = step_fn(b)
+            if scaler is not None:  # true gradients before the sparsity term and the clamp
+                scaler.scale(loss).backward()
+                scaler.unscale_(opt)
+            else:
+                loss.backward()
             if hasattr(step_fn, "after_backward"):
                 step_fn.after_backward()
             if cfg.grad_clip > 0:  # DCP utils.clip_gradient: element-wise clamp
                 torch.nn.utils.clip_grad_value_(params, cfg.grad_clip)
-            opt.step()
+            if scaler is not None:
+                scaler.step(opt)
+                scaler.update()
+            else:
+                opt.step()
             step += 1
             bar.update()
+            if step == first + 1:  # the clock starts after the warm-up step
+                if cuda:
+                    torch.cuda.synchronize()
+                t_start = time.perf_counter()
+            if measured is None and step > first + 1 and (step == first + 11 or step == iters):
+                if cuda:
+                    torch.cuda.synchronize()
+                k = step - first - 1
+                rate = k * cfg.batch / (time.perf_counter() - t_start)
+                eta = (iters - step) * cfg.batch / rate
+                measured = {"images_per_s": rate, "steps_measured": k, "eta_s": eta}
+                if iters - first > 100 and progress:  # a long stage: say when it will end
+                    print(f"{name} {cfg.model}: {rate:.3g} images/s over {k} steps (batch "
+                          f"{cfg.batch}); ETA {_hms(eta)} for the remaining {iters - step} "
+                          "steps", file=sys.stderr, flush=True)  # fmt: skip
             if step % 25 == 0 or step == iters:
                 extra = step_fn.extra_state() if hasattr(step_fn, "extra_state") else None
                 save_torch(
@@ -288,10 +382,17 @@ def _loop(
                         "step": step,
                         "torch_rng": torch.get_rng_state(),
                         "extra": extra,
+                        **({"scaler": scaler.state_dict()} if scaler is not None else {}),
                     },
                 )
     finally:
         bar.close()
+    return measured
+
+
+def _hms(seconds: float) -> str:
+    m, sec = divmod(int(round(seconds)), 60)
+    return f"{m // 60}:{m % 60:02d}:{sec:02d}"
 
 
 class _Distillation:
@@ -377,7 +478,7 @@ def prune(cfg: PruneConfig, out_dir: str | Path, *, progress: bool = True) -> di
     )
     from baselines.pruning.surgery import count_params
     from baselines.zoo import create_model
-    from benchmark.training import load_state, make_batch
+    from benchmark.training import AMP_MODES, load_state, make_batch, train_source
 
     if cfg.model not in TAPS:
         task = MODELS[cfg.model].task if cfg.model in MODELS else "unknown"
@@ -388,12 +489,21 @@ def prune(cfg: PruneConfig, out_dir: str | Path, *, progress: bool = True) -> di
         raise InputError(f"sparsity_init must be 'scratch' or 'teacher', got {cfg.sparsity_init!r}")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    want = json.loads(json.dumps(asdict(cfg)))
+    want = prune_identity(cfg)
     cfg_path = out / "prune_config.json"
     if cfg_path.exists() and json.loads(cfg_path.read_text()) != want:
         raise InputError(f"{cfg_path} holds a different configuration; use another --out")
     with atomic_write(cfg_path) as fh:
         json.dump(want, fh, indent=2)
+
+    if cfg.amp not in AMP_MODES:
+        raise InputError(f"amp must be one of {', '.join(AMP_MODES)}, got {cfg.amp!r}")
+    source = train_source(_train_config(cfg, 1))  # layout errors before hours are spent
+    if source is not None:  # every file opened (headers) once, recorded with the run
+        summary = source.validate()
+        with atomic_write(out / "train_data.json") as fh:
+            json.dump({"dataset": source.config(), "validated": summary}, fh, indent=2,
+                      default=str)  # fmt: skip
 
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
@@ -409,6 +519,7 @@ def prune(cfg: PruneConfig, out_dir: str | Path, *, progress: bool = True) -> di
     tcfg = _train_config(cfg, cfg.sparsity_iters)
     probe = {k: v.to(cfg.device) for k, v in make_batch(tcfg, 0).items()}
 
+    throughput: dict[str, Any] = {}  # images/s of each stage's first steps (this call)
     # 2. pruning stage: a network of the teacher's architecture, sparsified (and distilled)
     sparsifies = criterion.sparsity and cfg.sparsity_iters > 0
     sparse = copy.deepcopy(teacher).train()
@@ -435,8 +546,7 @@ def prune(cfg: PruneConfig, out_dir: str | Path, *, progress: bool = True) -> di
             else None
         )  # fmt: skip
 
-        def sparsity_step(step: int) -> Any:
-            b = {k: v.to(cfg.device) for k, v in make_batch(tcfg, step).items()}
+        def sparsity_step(b: dict[str, Any]) -> Any:
             loss, alpha = _alpha_objective(sparse, adapter, b)
             if distil is not None:
                 extra = distil.loss(alpha, b)
@@ -452,8 +562,8 @@ def prune(cfg: PruneConfig, out_dir: str | Path, *, progress: bool = True) -> di
         )  # type: ignore[attr-defined]
         if distil is not None:
             distil.attach(sparsity_step)
-        _loop(
-            "pruning stage", cfg.sparsity_iters, out / "sparse.pt", sparse, sparsity_step, cfg,
+        throughput["pruning stage"] = _loop(
+            "pruning stage", tcfg, out / "sparse.pt", sparse, sparsity_step, cfg,
             progress,
         )  # fmt: skip
         if cap_taps is not None:
@@ -471,7 +581,11 @@ def prune(cfg: PruneConfig, out_dir: str | Path, *, progress: bool = True) -> di
     else:
         spec = criterion.select(sparse, cfg.ratio, groups=groups, model_name=cfg.model)
         spec.meta.update(
-            {k: want[k] for k in selection_fields(cfg) if k not in ("model", "teacher")}
+            {
+                k: want[k]
+                for k in selection_fields(cfg)
+                if k not in ("model", "teacher") and k in want
+            }
         )
         spec.save(spec_path)
 
@@ -490,16 +604,15 @@ def prune(cfg: PruneConfig, out_dir: str | Path, *, progress: bool = True) -> di
         cfg, student, teacher, adapter, probe, kd_weight=cfg.kd_weight, seed=cfg.seed + 2
     )
 
-    def finetune_step(step: int) -> Any:
-        b = {k: v.to(cfg.device) for k, v in make_batch(ftcfg, step).items()}
+    def finetune_step(b: dict[str, Any]) -> Any:
         loss, alpha = _alpha_objective(student, adapter, b)
         extra = distil.loss(alpha, b)
         return loss if extra is None else loss + extra
 
     distil.attach(finetune_step)
     if cfg.finetune_iters > 0:
-        _loop(
-            "training stage", cfg.finetune_iters, out / "student_last.pt", student,
+        throughput["training stage"] = _loop(
+            "training stage", ftcfg, out / "student_last.pt", student,
             finetune_step, cfg, progress,
         )  # fmt: skip
     distil.remove()
@@ -518,6 +631,7 @@ def prune(cfg: PruneConfig, out_dir: str | Path, *, progress: bool = True) -> di
         "params_student": count_params(student),
         "spec": str(spec_path),
         "teacher_random": cfg.teacher is None,
+        "throughput": {k: v for k, v in throughput.items() if v},
     }
     from reports.figures import channel_histogram
 
@@ -585,7 +699,7 @@ def _selection_dir(cfg: PruneConfig) -> Path | None:
     if not (d / "spec.json").is_file() or not cfg_file.is_file():
         raise InputError(f"selection_dir {d}: no finished selection (spec.json) there")
     theirs = json.loads(cfg_file.read_text())
-    mine = json.loads(json.dumps(asdict(cfg)))
+    mine = prune_identity(cfg)
     diff = [k for k in selection_fields(cfg) if theirs.get(k) != mine.get(k)]
     if diff:
         raise InputError(f"selection_dir {d}: its run differs in {diff}; its channels do not apply")
