@@ -407,15 +407,24 @@ def _cmd_train(args: argparse.Namespace) -> int:
         threads=args.threads,
         pool=args.pool,
         data_seed=args.data_seed,
-        amp=args.amp,
+        optimizer=args.optimizer,
+        momentum=args.momentum,
+        weight_decay=args.weight_decay,
+        lr_policy=args.lr_policy,
+        poly_power=args.poly_power,
+        **_speed_args(args),
         **_train_set_args(args),
     )
     r = train(cfg, args.out, progress=not args.no_progress)
     if r["rank"] != 0:  # under torchrun, process 0 reports
         return 0
     first, last = r["history"][0]["val_loss"], r["history"][-1]["val_loss"]
+    from baselines.models import MODELS
+
+    seg = MODELS[cfg.model].task == "segmentation"
+    what = "cross-entropy" if seg else "L1 (unknown region)"
     print(
-        f"{cfg.model}: {r['step']} steps; validation L1 (unknown region) {first:.4f} -> {last:.4f}; model in {args.out}/model.pt"
+        f"{cfg.model}: {r['step']} steps; validation {what} {first:.4f} -> {last:.4f}; model in {args.out}/model.pt"
     )
     return 0
 
@@ -429,18 +438,71 @@ def _train_set_args(args: argparse.Namespace) -> dict[str, object]:
         return {}
     name, _, root = args.dataset.partition("=")
     if not name or not root:
-        raise InputError(f"--dataset expects NAME=ROOT (adobe or d646), got {args.dataset!r}")
-    if not args.bg_root:
+        raise InputError(
+            f"--dataset expects NAME=ROOT (adobe, d646 or voc-aug), got {args.dataset!r}"
+        )
+    if name == "voc-aug":
+        if args.bg_root or args.names:
+            raise InputError("--dataset voc-aug=... takes no --bg-root or --names")
+    elif not args.bg_root:
         raise InputError(f"--dataset {name}=... needs --bg-root (COCO train2014 or VOC JPEGs)")
     return {
         "train_set": name,
         "train_root": str(Path(root).resolve()),
-        "bg_root": str(Path(args.bg_root).resolve()),
+        "bg_root": str(Path(args.bg_root).resolve()) if args.bg_root else "",
         "bg_kind": args.bg_kind,
         "family": args.family or "",
         "names": str(Path(args.names).resolve()) if args.names else "",
         "per_fg": args.per_fg,
     }
+
+
+def _speed_args(args: argparse.Namespace) -> dict[str, object]:
+    return {"amp": args.amp, "workers": args.workers}
+
+
+def _add_train_set_args(p: argparse.ArgumentParser) -> None:
+    """The real-training-set options of ``train`` and ``prune``."""
+    p.add_argument(
+        "--dataset",
+        metavar="NAME=ROOT",
+        help="train on a real training set instead of the synthetic data: adobe (the Deep "
+        "Image Matting Training_set or Combined_Dataset) or d646 (Distinctions-646), "
+        "composed on the fly on --bg-root; voc-aug (PASCAL VOC 2012 + SBD train_aug, "
+        "PSPNet-50); every file is checked before training",
+    )
+    p.add_argument("--bg-root", help="with --dataset: the background JPEGs (COCO train2014 or VOC)")
+    p.add_argument(
+        "--bg-kind",
+        choices=("coco", "voc"),
+        default="coco",
+        help="which backgrounds --bg-root holds",
+    )
+    p.add_argument(
+        "--family",
+        choices=("gca", "dim", "none"),
+        help="with --dataset: the augmentation protocol (default: the model's: dim for the DIM "
+        "family, gca otherwise)",
+    )
+    p.add_argument(
+        "--names", help="with --dataset: a list file of foregrounds (the SDNet portrait subsets)"
+    )
+    p.add_argument(
+        "--per-fg", type=int, default=100, help="with --dataset: backgrounds per foreground"
+    )
+    p.add_argument(
+        "--amp",
+        choices=("off", "bf16", "fp16"),
+        default="off",
+        help="mixed precision of the forward pass and the loss (torch.autocast)",
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        help="DataLoader worker processes preparing batches (pinned memory on CUDA); the "
+        "batches are the same as with 0",
+    )
 
 
 def _cmd_models(args: argparse.Namespace) -> int:
@@ -494,6 +556,8 @@ def _cmd_prune(args: argparse.Namespace) -> int:
         threads=args.threads,
         model_kwargs=_parse_kv(args.model_arg) or None,
         measure_size=args.measure_size,
+        **_speed_args(args),
+        **_train_set_args(args),
     )
     r = prune(cfg, args.out, progress=not args.no_progress)
     ratio = r["ratio"]
@@ -811,6 +875,24 @@ def build_parser() -> argparse.ArgumentParser:
         "--gamma", type=float, default=0.1, help="learning-rate factor at each milestone"
     )
     t.add_argument(
+        "--optimizer",
+        choices=("adam", "sgd"),
+        default="adam",
+        help="Adam, or SGD with --momentum (semseg's PSPNet recipe)",
+    )
+    t.add_argument("--momentum", type=float, default=0.9, help="SGD momentum")
+    t.add_argument(
+        "--weight-decay", type=float, default=0.0, help="L2 weight decay (torch's, coupled)"
+    )
+    t.add_argument(
+        "--lr-policy",
+        choices=("step", "poly"),
+        default="step",
+        help="step: x --gamma at each milestone; poly: lr x (1 - step/iters) ** --poly-power "
+        "(semseg)",
+    )
+    t.add_argument("--poly-power", type=float, default=0.9, help="exponent of the poly policy")
+    t.add_argument(
         "--sd",
         choices=("best", "dense", "transitive", "none"),
         default="best",
@@ -841,38 +923,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=0,
         help="generator seed of the fixed training set (--pool N) (default: %(default)s)",
     )
-    t.add_argument(
-        "--dataset",
-        metavar="NAME=ROOT",
-        help="train on a real training set instead of the synthetic data: adobe (the Deep "
-        "Image Matting Training_set or Combined_Dataset) or d646 (Distinctions-646), "
-        "composed on the fly on --bg-root; every file is checked before training",
-    )
-    t.add_argument("--bg-root", help="with --dataset: the background JPEGs (COCO train2014 or VOC)")
-    t.add_argument(
-        "--bg-kind",
-        choices=("coco", "voc"),
-        default="coco",
-        help="which backgrounds --bg-root holds",
-    )
-    t.add_argument(
-        "--family",
-        choices=("gca", "dim", "none"),
-        help="with --dataset: the augmentation protocol (default: the model's: dim for the DIM "
-        "family, gca otherwise)",
-    )
-    t.add_argument(
-        "--names", help="with --dataset: a list file of foregrounds (the SDNet portrait subsets)"
-    )
-    t.add_argument(
-        "--per-fg", type=int, default=100, help="with --dataset: backgrounds per foreground"
-    )
-    t.add_argument(
-        "--amp",
-        choices=("off", "bf16", "fp16"),
-        default="off",
-        help="mixed precision of the forward pass and the loss (torch.autocast)",
-    )
+    _add_train_set_args(t)
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
     t.set_defaults(func=_cmd_train)
 
@@ -997,6 +1048,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=512,
         help="time teacher vs student at this size (0: skip)",
     )
+    _add_train_set_args(pr)
     pr.add_argument("--no-progress", action="store_true", help="no progress bar")
     pr.set_defaults(func=_cmd_prune)
 
@@ -1017,7 +1069,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="quick: the embedded synthetic data at small scale on a CPU; paper: the real "
         "test set (--data-root) and the given checkpoints",
     )
-    rp.add_argument("--data-root", help="the real dataset's folder (paper profile)")
+    rp.add_argument("--data-root", help="the real test set's folder (paper profile)")
+    rp.add_argument(
+        "--train-root",
+        metavar="[NAME=]DIR",
+        help="paper profile: train every row without a --checkpoint on the real training set "
+        "in DIR (the spec's train_set: adobe, d646 or voc-aug; NAME= overrides it) with the "
+        "spec's schedule",
+    )
+    rp.add_argument("--bg-root", help="with --train-root: the background JPEGs (COCO train2014)")
+    rp.add_argument(
+        "--names", help="with --train-root: the list file of the SDNet portrait foregrounds"
+    )
     rp.add_argument("--out", default="mattebench-out/reproduce", help="output folder")
     rp.add_argument(
         "--checkpoint",
@@ -1043,6 +1106,20 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="run independent (seed, row) units in N worker processes; changes the wall time "
         "only, not the tables (default: min(2, CPUs))",
+    )
+    rp.add_argument(
+        "--plan",
+        action="store_true",
+        help="paper profile: print every training stage's steps and images (from --train-root, "
+        "else the official sets' sizes) and exit without training",
+    )
+    rp.add_argument(
+        "--rate",
+        action="append",
+        default=[],
+        metavar="MODEL=IMAGES_PER_S",
+        help="with --plan: a model's training images/s (as a stage prints it after its first "
+        "steps), to estimate each stage's hours",
     )
     rp.add_argument("--smoke", action="store_true", help="a few steps on tiny images (tests)")
     rp.add_argument(
@@ -1115,6 +1192,8 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
         if args.seeds < 1:
             raise InputError(f"--seeds must be at least 1, got {args.seeds}")
         overrides["seeds"] = args.seeds
+    if args.plan:
+        return _print_plans(args, specs, overrides, checkpoints, keys)
     jobs = args.jobs if args.jobs is not None else max(1, min(2, os.cpu_count() or 1))
     for n in specs:
         res = reproduce(
@@ -1129,6 +1208,9 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
             executor=args.executor,
             scheduler=args.scheduler,
             jobs=jobs,
+            train_root=args.train_root,
+            bg_root=args.bg_root,
+            names=args.names,
         )
         for f in res.files:
             if f.suffix == ".md":
@@ -1136,6 +1218,41 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
         print(f"{res.spec}: {', '.join(str(f) for f in res.files)}")
     index = write_index(args.out)
     print(f"index: {index}  (total {time.perf_counter() - t0:.0f} s)")
+    return 0
+
+
+def _print_plans(
+    args: argparse.Namespace,
+    specs: dict[str, object],
+    overrides: dict[str, object],
+    checkpoints: dict[str, str],
+    keys: dict[str, set[str]],
+) -> int:
+    from benchmark.reproduce import plan_lines, plan_spec
+
+    if args.profile != "paper":
+        raise InputError("--plan plans the paper profile's training: add --profile paper")
+    rates: dict[str, float] = {}
+    for item in args.rate:
+        model, sep, val = item.partition("=")
+        try:
+            rates[model] = float(val)
+        except ValueError:
+            sep = ""
+        if not sep or not model or rates.get(model, 0) <= 0:
+            raise InputError(f"--rate expects MODEL=IMAGES_PER_S (a positive number), got {item!r}")
+    for n in specs:
+        plan = plan_spec(
+            n,
+            overrides=overrides,
+            train_root=args.train_root,
+            bg_root=args.bg_root,
+            names=args.names,
+            checkpoints={k: v for k, v in checkpoints.items() if k in keys[n]},
+        )
+        source = args.train_root or "the official training set's size"
+        print(f"{n} ({source}):")
+        print("\n".join(plan_lines(plan, rates)))
     return 0
 
 

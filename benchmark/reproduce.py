@@ -39,14 +39,37 @@ row) units run in ``jobs`` spawned processes.
 reduced widths (``create_model(..., width_mult=...)``: UNI-narrowed networks) and iteration
 counts from the spec's ``[profiles.quick]``; its numbers show how the methods compare under
 one small budget, not the paper's values (the table says so). ``paper``: the spec's real
-dataset under ``--data-root`` and a GPU when present; it evaluates the checkpoints you give,
-``--checkpoint MODEL=PATH`` (an official baseline, e.g. ``gca=gca-dist.pth``) or
-``--checkpoint "ROW LABEL"=PATH`` or ``"GROUP:ROW LABEL"=PATH`` (a trained SDNet variant,
-a pruned student in our format, e.g. from ``mattebench prune``), and leaves rows without one
-empty, saying so in the caption.
-It does not train: our training draws from the synthetic stream of :mod:`benchmark.training`,
-and the papers' schedules on their real training sets (recorded in each spec's
-``[profiles.paper]``, shown in ``result.json``) are not wired to real training data yet.
+test set under ``--data-root`` and a GPU when present. Rows are obtained in this order:
+
+* **given**: ``--checkpoint MODEL=PATH`` (an official teacher or baseline, e.g.
+  ``gca=gca-dist.pth``), ``--checkpoint "ROW LABEL"=PATH`` or ``"GROUP:ROW LABEL"=PATH`` (a
+  trained SDNet variant, a pruned student in our format, e.g. from ``mattebench prune``): the
+  row's training is skipped;
+* **trained here** with ``--train-root [NAME=]DIR``: the spec's ``train_set`` (``adobe``,
+  ``d646`` -- composed on the fly on ``--bg-root``'s COCO backgrounds with the family's
+  augmentation, :mod:`benchmark.datasets.train_matting` -- or ``voc-aug``,
+  :mod:`benchmark.datasets.train_voc`; ``--names`` the SDNet portrait subsets) with the
+  schedule in the spec's ``[profiles.paper]``: epochs (``epochs_teacher``, ``epochs``,
+  ``epochs_prune``, ``epochs_train``) become steps as ``ceil(epochs x samples per epoch /
+  batch)`` (:meth:`_Runner.steps`; an explicit ``*_iters`` wins, and the caption says so),
+  with the batch, crop, learning rate, optimiser, LR policy and milestones recorded there
+  (``teacher_*`` for the teacher's own recipe). Before the first step the plan -- every
+  training stage with its steps and images -- is printed (:func:`training_plan`); each
+  stage prints its measured images/s and ETA after its first steps; ``result.json`` keeps
+  the plan with those measurements. ``--set amp=bf16|fp16`` and ``--set loader_workers=N``
+  (speed only) reach every stage;
+* otherwise the row is left empty, and the caption says so.
+
+**Deviations of the trained paper profile** (no network access: nothing is downloaded):
+teachers start from random weights, while GCA-Matting initialises its encoder from an
+ImageNet-pretrained ResNet-34 and semseg its PSPNet from an ImageNet ResNet-50 (give the
+official teachers with ``--checkpoint`` to avoid both); GCA's 5000-step warm-up and its decay
+are not reproduced (constant learning rate); the PSPNet teacher trains without its aux head
+(``aux=False`` in every stage, as the pruning pipeline prunes it); the SDNet tables' baselines
+(DIM, IndexNet, GCA rows) are trained with SDNet's schedule on the same portraits unless given;
+every value marked ``[inferred]`` in a spec (crops, the DCP code's DIM schedule for GCA, the
+VOC split) is a reading, not a fact.
+
 ``smoke=True`` (``--smoke``) shrinks a profile to a few steps on tiny images: it checks that a
 spec runs end to end, nothing more.
 
@@ -81,6 +104,11 @@ __all__ = [
     "write_index",
     "PROFILES",
     "DEFAULT_OUT",
+    "training_plan",
+    "plan_lines",
+    "plan_spec",
+    "OFFICIAL_SAMPLES",
+    "OFFICIAL_PORTRAITS",
 ]
 
 PROFILES = ("quick", "paper")
@@ -130,15 +158,70 @@ class Settings:
     smoke: bool = False
     model_kwargs: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     recorded: Mapping[str, Any] = field(default_factory=dict)
+    # -- training on the real training set (paper profile with --train-root) --------------
+    #: the spec's training set: "adobe", "d646" or "voc-aug" (``--train-root NAME=DIR``
+    #: overrides it); read from ``train_root``, composed on ``bg_root`` (``bg_kind``)
+    train_set: str | None = None
+    train_root: str | None = None
+    bg_root: str | None = None
+    bg_kind: str = "coco"
+    #: a list file of foregrounds (``--names``; required where ``portraits`` is set: the
+    #: SDNet portrait subsets, whose names the paper does not list)
+    names: str | None = None
+    portraits: bool = False
+    per_fg: int = 100
+    #: schedules in epochs of the training set (an explicit ``*_iters`` > 0 wins): the
+    #: teacher, a trained row (SDNet), the pruning stage and the pruned network's training
+    epochs_teacher: int = 0
+    epochs: int = 0
+    epochs_prune: int = 0
+    epochs_train: int = 0
+    #: learning-rate drops (in epochs of ``epochs``) and their factor, for trained rows
+    lr_milestones: tuple[int, ...] = ()
+    lr_gamma: float = 0.1
+    #: the teacher's own batch, crop, learning rate, optimiser and LR policy (0 / "": the
+    #: same as ``batch_size`` / ``crop`` / ``lr`` / ``optimizer`` / ``lr_policy``)
+    teacher_batch: int = 0
+    teacher_crop: int = 0
+    teacher_lr: float = 0.0
+    teacher_optimizer: str = ""
+    teacher_lr_policy: str = ""
+    #: optimiser of trained rows (the pruning pipeline's stages use Adam, as the DCP code),
+    #: SGD's momentum, the weight decay (all training stages) and the LR policy
+    optimizer: str = "adam"
+    momentum: float = 0.9
+    weight_decay: float = 0.0
+    lr_policy: str = "step"
+    amp: str = "off"
+    #: DataLoader workers of every training stage (speed only)
+    loader_workers: int = 0
 
     def key_data(self) -> dict[str, Any]:
         return json.loads(json.dumps(asdict(self), sort_keys=True, default=str))
 
+    @property
+    def real_training(self) -> bool:
+        """Training stages draw from the real training set (``--train-root``)."""
+        return self.train_root is not None
+
 
 _SETTING_KEYS = {f for f in Settings.__dataclass_fields__} - {
-    "profile", "smoke", "data_root", "recorded"
+    "profile", "smoke", "data_root", "recorded", "train_root", "bg_root", "names"
 }  # fmt: skip
 _IGNORED = {"train_count", "dataset", "note", "train_dataset"}
+#: settings where 0 means "the same as another setting" (see :class:`Settings`)
+_ZERO_OK = {"teacher_lr", "weight_decay"}
+_CHOICES = {
+    "init": ("inherit", "reinit"),
+    "sparsity_init": ("scratch", "teacher"),
+    "train_set": ("adobe", "d646", "voc-aug"),
+    "bg_kind": ("coco", "voc"),
+    "optimizer": ("adam", "sgd"),
+    "lr_policy": ("step", "poly"),
+    "teacher_optimizer": ("", "adam", "sgd"),
+    "teacher_lr_policy": ("", "step", "poly"),
+    "amp": ("off", "bf16", "fp16"),
+}
 
 
 def _check_setting(key: str, value: Any, where: str) -> None:
@@ -147,6 +230,11 @@ def _check_setting(key: str, value: Any, where: str) -> None:
     if key == "model_kwargs":
         ok = isinstance(value, Mapping) and all(isinstance(v, Mapping) for v in value.values())
         want = "a table of model name -> keyword table"
+    elif key == "lr_milestones":
+        ok = isinstance(value, list | tuple) and all(
+            isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value
+        )
+        want = "a list of positive integers (epochs)"
     elif isinstance(default, bool):
         ok, want = isinstance(value, bool), "true or false"
     elif isinstance(default, int):
@@ -155,6 +243,9 @@ def _check_setting(key: str, value: Any, where: str) -> None:
     elif isinstance(default, float):
         ok = isinstance(value, int | float) and not isinstance(value, bool) and value > 0
         want = "a positive number"
+        if key in _ZERO_OK:
+            ok = isinstance(value, int | float) and not isinstance(value, bool) and value >= 0
+            want = "a non-negative number"
     else:
         ok, want = value is None or isinstance(value, str), "a string"
     if not ok:
@@ -163,9 +254,8 @@ def _check_setting(key: str, value: Any, where: str) -> None:
         raise InputError(f"{where}: setting width_mult={value!r} must be in (0, 1]")
     if key == "seeds" and value < 1:
         raise InputError(f"{where}: setting seeds={value!r} must be at least 1")
-    choices = {"init": ("inherit", "reinit"), "sparsity_init": ("scratch", "teacher")}
-    if key in choices and value not in choices[key]:
-        raise InputError(f"{where}: setting {key}={value!r} must be one of {choices[key]}")
+    if key in _CHOICES and value is not None and value not in _CHOICES[key]:
+        raise InputError(f"{where}: setting {key}={value!r} must be one of {_CHOICES[key]}")
 
 
 def _device(want: str) -> str:
@@ -183,10 +273,15 @@ def settings_for(
     data_root: str | None = None,
     smoke: bool = False,
     overrides: Mapping[str, Any] | None = None,
+    train_root: str | None = None,
+    bg_root: str | None = None,
+    names: str | None = None,
 ) -> Settings:
     """The settings of ``spec`` under ``profile`` (``overrides``: ``--set key=value``).
 
     The paper profile asks for ``cuda`` and falls back to the CPU when no GPU is present.
+    ``train_root`` (``DIR`` or ``NAME=DIR``, ``NAME`` overriding the spec's ``train_set``),
+    ``bg_root`` and ``names`` make the paper profile train on the real training set.
     ``smoke`` caps every count at a few steps on 48-pixel images (32-pixel crops) and runs one
     training seed unless ``overrides`` name ``seeds``.
     """
@@ -216,11 +311,36 @@ def settings_for(
     if profile == "quick":
         values.setdefault("model_kwargs", QUICK_MODEL_KWARGS)
     values.setdefault("crop", values.get("size", 64))
+    if train_root is not None:
+        if profile != "paper":
+            raise InputError("--train-root trains on a real training set: use --profile paper")
+        name, sep, root = train_root.partition("=")
+        if sep:
+            values["train_set"] = name
+            train_root = root
+        if not values.get("train_set"):
+            raise InputError(
+                f"{spec.path}: profiles.paper names no train_set; give --train-root NAME=DIR "
+                f"(NAME one of {', '.join(_CHOICES['train_set'])})"
+            )
+        if not Path(train_root).is_dir():
+            raise InputError(f"--train-root {train_root}: not a folder")
+        train_root = str(Path(train_root).resolve())
+    for flag, v in (("--bg-root", bg_root), ("--names", names)):
+        if v is not None and train_root is None:
+            raise InputError(f"{flag} needs --train-root (training on the real training set)")
+    if "lr_milestones" in values and isinstance(values["lr_milestones"], list):
+        values["lr_milestones"] = tuple(values["lr_milestones"])
     for k, v in values.items():
         _check_setting(k, v, spec.path)
     s = Settings(profile=profile, dataset=dataset, data_root=data_root, recorded=recorded,
+                 train_root=train_root,
+                 bg_root=str(Path(bg_root).resolve()) if bg_root else None,
+                 names=str(Path(names).resolve()) if names else None,
                  **values)  # fmt: skip
-    s = replace(s, device=_device(s.device), crop=min(s.crop, s.size))
+    # synthetic samples are `size` px; a real training set's crops are cut from its images
+    s = replace(s, device=_device(s.device),
+                crop=s.crop if profile == "paper" else min(s.crop, s.size))  # fmt: skip
     if smoke:
         s = replace(
             s,
@@ -373,6 +493,8 @@ class _Runner:
         self.checkpoints = dict(checkpoints)
         self.progress, self.executor, self.scheduler = progress, executor, scheduler
         self.log = log
+        #: computing a plan without the training set (``--plan``): official set sizes
+        self.planning = False
         self.ran = self.cached = 0
         self._teachers: dict[str, dict[str, Any]] = {}
         #: row label -> column -> image -> value, for the claims' paired comparisons
@@ -397,28 +519,110 @@ class _Runner:
             kw["use_ampa"] = False
         return kw
 
-    def _crop(self, model: str) -> int:
+    def _crop(self, model: str, teacher: bool = False) -> int:
         """The training crop: PSPNet takes sides of 8k + 1 only (semseg's protocol)."""
+        crop = (self.s.teacher_crop if teacher and not self.s.smoke else 0) or self.s.crop
         if model == "pspnet50":
             from baselines.models.pspnet import valid_side
 
-            return valid_side(self.s.crop)
-        return self.s.crop
+            return valid_side(crop)
+        return crop
 
     def _train_config(
         self, model: str, iters: int, kwargs: dict[str, Any], sd: str, *, seed: int,
-        milestones: tuple[int, ...] = (),
+        milestones: tuple[int, ...] = (), teacher: bool = False,
     ) -> Any:  # fmt: skip
         from benchmark.training import TrainConfig
 
-        if self.s.width_mult < 1:
-            kwargs = {**kwargs, "width_mult": self.s.width_mult}
+        s = self.s
+        if s.width_mult < 1:
+            kwargs = {**kwargs, "width_mult": s.width_mult}
+        optim = {
+            "optimizer": (s.teacher_optimizer if teacher else "") or s.optimizer,
+            "lr_policy": (s.teacher_lr_policy if teacher else "") or s.lr_policy,
+            "momentum": s.momentum,
+            "weight_decay": s.weight_decay,
+        }
         return TrainConfig(
-            model=model, model_kwargs=kwargs, size=self.s.size, crop=self._crop(model),
-            batch=self.s.batch_size, iters=iters, lr=self.s.lr, milestones=milestones,
-            sd_mode=sd, val_every=max(1, min(50, iters)), save_every=max(1, min(25, iters)),
-            seed=seed, device=self.s.device, threads=self.s.threads, pool=self.s.pool,
+            model=model, model_kwargs=kwargs, size=s.size, crop=self._crop(model, teacher),
+            batch=self.batch(teacher), iters=iters, lr=(s.teacher_lr if teacher else 0) or s.lr,
+            milestones=milestones, gamma=s.lr_gamma, sd_mode=sd, val_every=max(1, min(50, iters)),
+            save_every=max(1, min(25, iters) if not s.real_training else min(1000, iters)),
+            seed=seed, device=s.device, threads=s.threads, pool=s.pool,
+            **optim, **self.data_fields(model),
         )  # fmt: skip
+
+    def batch(self, teacher: bool = False) -> int:
+        return (self.s.teacher_batch if teacher else 0) or self.s.batch_size
+
+    # ------------------------------------------------------------------ real training data
+    def data_fields(self, model: str) -> dict[str, Any]:
+        """The training-data fields of a :class:`~benchmark.training.TrainConfig` or
+        :class:`~benchmark.prune_pipeline.PruneConfig`: the real training set under
+        ``--train-root`` (none: the synthetic data), mixed precision and loader workers."""
+        s = self.s
+        out: dict[str, Any] = {"amp": s.amp, "workers": s.loader_workers}
+        if not s.real_training:
+            return out
+        assert s.train_set is not None and s.train_root is not None
+        if s.train_set != "voc-aug" and not s.bg_root:
+            raise InputError(
+                f"{self.spec.id}: training on {s.train_set} composes every foreground on "
+                "backgrounds: give --bg-root DIR (COCO train2014 JPEGs; VOC JPEGs with "
+                "--set bg_kind=voc)"
+            )
+        if s.portraits and not s.names:
+            raise InputError(
+                f"{self.spec.id}: the paper trains on a portrait subset of the {s.train_set} "
+                "foregrounds and does not list its names; give them with --names FILE (one "
+                "foreground file name per line)"
+            )
+        return {
+            **out, "train_set": s.train_set, "train_root": s.train_root,
+            "bg_root": s.bg_root or "", "bg_kind": s.bg_kind, "names": s.names or "",
+            "per_fg": s.per_fg,
+        }  # fmt: skip
+
+    def samples_per_epoch(self, model: str) -> int:
+        """Samples in one epoch of the real training set (foregrounds x backgrounds each, or
+        VOC-aug's images), opened as the training stages open it; without ``--train-root``
+        (a plan only) the official sets' sizes, :data:`OFFICIAL_SAMPLES`."""
+        from benchmark.training import TrainConfig, train_source
+
+        if not self.s.real_training:
+            name = self.s.train_set or ""
+            table = OFFICIAL_PORTRAITS if self.s.portraits else OFFICIAL_SAMPLES
+            if name not in table:
+                raise InputError(f"{self.spec.path}: profiles.paper names no train_set")
+            return table[name] * (self.s.per_fg if name != "voc-aug" else 1)
+        cfg = TrainConfig(model=model, crop=self._crop(model), seed=self.s.seed,
+                          **self.data_fields(model))  # fmt: skip
+        return len(train_source(cfg))
+
+    def steps(self, what: str, model: str) -> int:
+        """Iterations of a training stage (``what``: teacher, train, prune or finetune): the
+        explicit ``*_iters`` setting when > 0, else the spec's epochs over the real training
+        set, ``ceil(epochs x samples per epoch / batch)`` (a smoke run: at most 2)."""
+        s = self.s
+        iters, epochs = {
+            "teacher": (s.teacher_iters, s.epochs_teacher),
+            "train": (s.train_iters, s.epochs),
+            "prune": (s.prune_iters, s.epochs_prune),
+            "finetune": (s.train_iters, s.epochs_train),
+        }[what]
+        if iters <= 0 and (s.real_training or self.planning) and epochs > 0:
+            batch = self.batch(what == "teacher")
+            iters = math.ceil(epochs * self.samples_per_epoch(model) / batch)
+        return max(1, min(iters, 2)) if s.smoke and s.real_training else iters
+
+    def milestones(self, iters: int) -> tuple[int, ...]:
+        """The spec's LR drops (epochs of ``epochs``) as steps of a run of ``iters`` steps (the
+        same fraction of the run, so a shortened run keeps the schedule's shape)."""
+        s = self.s
+        if not s.lr_milestones or s.epochs <= 0:
+            return ()
+        return tuple(sorted({max(1, round(m / s.epochs * iters)) for m in s.lr_milestones
+                             if m < s.epochs}))  # fmt: skip
 
     def _trained(self, kind: str, tag: str, model: str, iters: int, kwargs: dict[str, Any],
                  sd: str) -> dict[str, Any]:  # fmt: skip
@@ -427,15 +631,17 @@ class _Runner:
         if iters <= 0 and not self.s.smoke:
             raise InputError(
                 f"{self.spec.path}: {tag} needs training but the {self.s.profile} profile sets "
-                "no iterations; give a checkpoint with --checkpoint"
+                "no iterations (nor epochs); give a checkpoint with --checkpoint"
+                + ("" if self.s.real_training else ", or train with --train-root")
             )
         if kind == "teacher":  # one teacher for every training seed: the base seed's
             drop = self.s.teacher_milestone
             ms = (drop,) if 0 < drop < iters else ()
             cfg = self._train_config(model, max(iters, 1), kwargs, sd, seed=self.teacher_seed,
-                                     milestones=ms)  # fmt: skip
+                                     milestones=ms, teacher=True)  # fmt: skip
         else:
-            cfg = self._train_config(model, max(iters, 1), kwargs, sd, seed=self.s.seed)
+            cfg = self._train_config(model, max(iters, 1), kwargs, sd, seed=self.s.seed,
+                                     milestones=self.milestones(max(iters, 1)))  # fmt: skip
         stage = _Stage(kind, tag, {"train": config_identity(cfg)}, self.out)
         bundled = bundled_teacher(config_identity(cfg)) if kind == "teacher" else None
 
@@ -446,11 +652,11 @@ class _Runner:
                 return {"checkpoint": bundled["path"], "val_loss": bundled["val_loss"],
                         "steps": cfg.iters, "bundled": bundled["file"]}  # fmt: skip
             r = train(cfg, d, progress=self.progress)
-            return {
-                "checkpoint": str(d / "model.pt"),
-                "val_loss": r["val_loss"],
-                "steps": r["step"],
-            }
+            res = {"checkpoint": str(d / "model.pt"), "val_loss": r["val_loss"],
+                   "steps": r["step"]}  # fmt: skip
+            if r.get("throughput"):  # images/s of the first steps, for the plan's estimates
+                res["throughput"] = r["throughput"]
+            return res
 
         res = self._run(stage, go)
         if res.get("bundled"):  # cached: the bundle's path in this installation
@@ -472,13 +678,18 @@ class _Runner:
                 "checkpoint": self.checkpoints[model],
                 "stage": _key(_file_id(self.checkpoints[model])),
             }
-        if self.s.profile == "paper" and not self.s.smoke:
+        if self.s.profile == "paper" and not self.s.smoke and not self.s.real_training:
             raise InputError(
                 f"{self.spec.path}: the paper profile prunes the official {model} teacher; give "
-                f"it with --checkpoint {model}=PATH"
+                f"it with --checkpoint {model}=PATH, or train it with --train-root"
             )
         return self._trained(
-            "teacher", model, model, self.s.teacher_iters, self._model_kwargs(model), "best"
+            "teacher",
+            model,
+            model,
+            self.steps("teacher", model),
+            self._model_kwargs(model),
+            "best",
         )
 
     def _spec_of(self, checkpoint: str, row: Row) -> str:
@@ -512,7 +723,7 @@ class _Runner:
             if row.prune is not None:
                 res["spec"] = self._spec_of(given, row)
             return res
-        if self.s.profile == "paper" and not self.s.smoke:
+        if self.s.profile == "paper" and not self.s.smoke and not self.s.real_training:
             return None
         if row.prune is not None:
             return self.pruned(row)
@@ -520,8 +731,8 @@ class _Runner:
             return self.teacher(row.model)
         tag = f"{row.model}-sd-{row.sd or 'best'}" + ("-no-ampa" if row.ampa is False else "")
         return self._trained(
-            "train", tag, row.model, self.s.train_iters, self._model_kwargs(row.model, row),
-            row.sd or "best",
+            "train", tag, row.model, self.steps("train", row.model),
+            self._model_kwargs(row.model, row), row.sd or "best",
         )  # fmt: skip
 
     def prune_config(self, row: Row) -> Any:
@@ -544,31 +755,35 @@ class _Runner:
         return PruneConfig(
             model=row.model, method=row.prune, ratio=row.ratio, kd=kd,
             teacher=t["checkpoint"], init=self.s.init, sparsity_init=self.s.sparsity_init,
-            sparsity_iters=self.s.prune_iters, finetune_iters=self.s.train_iters,
+            sparsity_iters=self.steps("prune", row.model),
+            finetune_iters=self.steps("finetune", row.model),
             kd_weight=row.w if row.w is not None else 1.0,
             prune_kd_weight=row.lambda_ if row.lambda_ is not None else 1.0,
             teacher_alpha_weight=0.0 if kd == "none" else 1.0,
             size=self.s.size, crop=self._crop(row.model), batch=self.s.batch_size, lr=self.s.lr,
             seed=self.s.seed, device=self.s.device, threads=self.s.threads,
             model_kwargs=self._model_kwargs(row.model) or None, pool=self.s.pool,
+            weight_decay=self.s.weight_decay, **self.data_fields(row.model),
         )  # fmt: skip
 
     def selection_key(self, row: Row) -> str:
         """What the row's channel selection depends on (teacher stage + selection fields)."""
-        from benchmark.prune_pipeline import selection_fields
+        from benchmark.prune_pipeline import prune_identity, selection_fields
 
         cfg = self.prune_config(row)
-        sel = {k: getattr(cfg, k) for k in selection_fields(cfg) if k != "teacher"}
+        ident = prune_identity(cfg)
+        sel = {k: ident[k] for k in selection_fields(cfg) if k != "teacher" and k in ident}
         return _key({"teacher": self.teacher(row.model)["stage"], **sel})  # type: ignore[arg-type]
 
     def pruned(self, row: Row) -> dict[str, Any]:
-        from benchmark.prune_pipeline import prune
+        from benchmark.prune_pipeline import prune, prune_identity
 
         assert row.model is not None and row.prune is not None
         t = self.teacher(row.model)
         cfg = self.prune_config(row)
         sel_key = self.selection_key(row)
-        conf = {k: v for k, v in asdict(cfg).items() if k not in ("teacher", "selection_dir")}
+        conf = {k: v for k, v in prune_identity(cfg).items()
+                if k not in ("teacher", "selection_dir")}  # fmt: skip
         stage = _Stage("prune", f"{row.model}-{row.prune}-{row.kd or 'none'}",
                        {"prune": conf, "teacher": t["stage"]}, self.out)  # fmt: skip
         # one selection per (teacher, criterion, ratio, pruning-stage settings), across specs
@@ -581,7 +796,7 @@ class _Runner:
             r = prune(cfg, d, progress=self.progress)
             return {"checkpoint": str(d / "model.pt"), "spec": str(d / "spec.json"),
                     "params_student": r["params_student"], "params_teacher": r["params_teacher"],
-                    "ratio": r["ratio"]}  # fmt: skip
+                    "ratio": r["ratio"], "throughput": r.get("throughput") or None}  # fmt: skip
 
         res = self._run(stage, go)
         if not registry.is_file():
@@ -860,7 +1075,12 @@ def _csv(spec: Spec, rows: list[dict[str, Any]], seeds: Sequence[int] = (0,)) ->
 
 
 def _caption(
-    spec: Spec, s: Settings, skipped: Sequence[str] = (), seeds: Sequence[int] = ()
+    spec: Spec,
+    s: Settings,
+    skipped: Sequence[str] = (),
+    seeds: Sequence[int] = (),
+    plan: Sequence[Mapping[str, Any]] = (),
+    given: Sequence[str] = (),
 ) -> str:
     parts = [f"Published: {spec.source.ref} of {spec.source.paper}."]
     if spec.convention:
@@ -895,6 +1115,26 @@ def _caption(
             )
             + f"seed {s.seed}, CPU: compare rows with each other, not with the paper column."
         )
+    elif s.real_training:
+        sched = sorted(
+            {
+                f"{p['stage']} {p['steps']:,} steps (batch {p['batch']}, {p['crop']} px)"
+                for p in plan
+            }  # fmt: skip
+        )
+        over = [k for k in ("teacher_iters", "prune_iters", "train_iters") if getattr(s, k)]
+        parts.append(
+            f"Paper profile: {s.dataset} from {s.data_root}; trained here on {s.train_set} "
+            f"from {s.train_root}: {'; '.join(sched) or 'nothing to train'}"
+            + (f" (steps set by {', '.join(over)}, not the spec's epochs)" if over else
+               " (the spec's epochs)")
+            + f", seed {s.seed}, {s.device}"
+            + (f", amp {s.amp}" if s.amp != "off" else "")
+            + (f", networks at width x{s.width_mult:g}" if s.width_mult < 1 else "")
+            + "."
+        )  # fmt: skip
+        if r_given := [k for k in given if k]:
+            parts.append(f"Given checkpoints: {', '.join(r_given)}.")
     else:
         parts.append(f"Paper profile: {s.dataset} from {s.data_root}, the checkpoints given.")
     if skipped:
@@ -917,6 +1157,8 @@ def _row_entry(r: _Runner, spec: Spec, row: Row) -> dict[str, Any]:
         entry["checkpoint"] = model["checkpoint"]
         if "spec" in model:
             entry["spec"] = model["spec"]
+        if model.get("throughput") and not _is_teacher_row(spec, row):
+            entry["throughput"] = model["throughput"]
         if row.prune is not None and not model.get("given"):
             cfg = r.prune_config(row)
             entry["balance"] = {
@@ -982,7 +1224,7 @@ def _plan(spec: Spec, r: _Runner, seeds: Sequence[int]) -> list[list[tuple[int, 
     first: list[tuple[int, int]] = []
     later: list[tuple[int, int]] = []
     seen: set[str] = set()
-    trains = r.s.profile == "quick" or r.s.smoke
+    trains = r.s.profile == "quick" or r.s.smoke or r.s.real_training
     for seed in seeds:
         rs = replace(r.s, seed=seed)
         runner = _Runner(spec, rs, r.out, checkpoints=r.checkpoints, progress=False,
@@ -1253,6 +1495,9 @@ def reproduce(
     scheduler: str | None = None,
     log: Callable[[str], None] | None = None,
     jobs: int = 1,
+    train_root: str | None = None,
+    bg_root: str | None = None,
+    names: str | None = None,
 ) -> ReproduceResult:
     """Regenerate one spec's table or figure in ``out`` (see the module docstring).
 
@@ -1269,7 +1514,8 @@ def reproduce(
     """
     t0 = time.perf_counter()
     spec = load_spec(spec_name)
-    s = settings_for(spec, profile, data_root=data_root, smoke=smoke, overrides=overrides)
+    s = settings_for(spec, profile, data_root=data_root, smoke=smoke, overrides=overrides,
+                     train_root=train_root, bg_root=bg_root, names=names)  # fmt: skip
     out = Path(out)
     logf = log or (lambda m: print(m, file=sys.stderr, flush=True))
     ck = dict(checkpoints or {})
@@ -1283,7 +1529,11 @@ def reproduce(
     seeds = [s.seed + k for k in range(s.seeds)] if spec.kind == "table" else [s.seed]
     logf(f"reproduce {spec.id} [{s.profile}{' smoke' if s.smoke else ''}] -> {out / spec.id}"
          f" (training seeds {', '.join(map(str, seeds))})")  # fmt: skip
-    if s.profile == "quick" or s.smoke:  # teachers first: every seed's rows share them
+    plan = training_plan(spec, r, seeds) if s.real_training else []
+    if s.real_training:
+        for line in plan_lines(plan):
+            logf(line)
+    if s.profile == "quick" or s.smoke or s.real_training:  # teachers first: rows share them
         for model in dict.fromkeys(
             row.model for row in spec.rows
             if row.model and (row.prune is not None or _is_teacher_row(spec, row))
@@ -1317,7 +1567,9 @@ def reproduce(
     dest.mkdir(parents=True, exist_ok=True)
     if skipped:
         logf(f"rows without a checkpoint (left empty): {', '.join(skipped)}")
-    files = _write_outputs(spec, s, rows, figures, dest, skipped, seeds=seeds, verdicts=verdicts)
+    caption = _caption(spec, s, skipped, seeds, plan, sorted(ck))
+    files = _write_outputs(spec, s, rows, figures, dest, skipped, seeds=seeds, verdicts=verdicts,
+                           caption=caption)  # fmt: skip
     seconds = time.perf_counter() - t0
     summary = {
         "spec": spec.id, "title": spec.title, "kind": spec.kind, "source": asdict(spec.source),
@@ -1327,10 +1579,11 @@ def reproduce(
         "columns": _table_columns(spec),
         "groups": {g.name: g.label for g in spec.groups},
         "stages_run": ran, "stages_cached": cached,
-        "caption": _caption(spec, s, skipped, seeds),
+        "caption": caption,
         "verdict_lines": _verdict_lines(verdicts, spec, len(seeds)),
         "balance_factors": BALANCE_FACTORS if _prunes(spec) else None,
         "note": spec.note, "finished": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "plan": _measured_plan(plan, r._teachers, results),
     }  # fmt: skip
     with atomic_write(dest / "result.json") as fh:
         json.dump(summary, fh, indent=2, default=_json_default)
@@ -1361,10 +1614,10 @@ def _json_default(o: Any) -> Any:
 def _write_outputs(
     spec: Spec, s: Settings, rows: list[dict[str, Any]], figures: list[dict[str, Any]],
     dest: Path, skipped: Sequence[str] = (), *, seeds: Sequence[int] = (0,),
-    verdicts: Sequence[dict[str, Any]] = (),
+    verdicts: Sequence[dict[str, Any]] = (), caption: str | None = None,
 ) -> list[Path]:  # fmt: skip
     files: list[Path] = []
-    caption = _caption(spec, s, skipped, seeds)
+    caption = caption if caption is not None else _caption(spec, s, skipped, seeds)
     if spec.kind == "table":
         head, body = _table(spec, rows)
         notes = _verdict_lines(verdicts, spec, len(seeds))
@@ -1476,6 +1729,156 @@ def _html_table(r: dict[str, Any]) -> str:
         )
         body.append(f"<tr><td>{esc(row['label'])}</td>{cells}</tr>")
     return f"<table><tr><th>Row</th>{head}</tr>{''.join(body)}</table>"
+
+
+# --------------------------------------------------------------------------------- plan
+
+#: Samples per epoch of the official training sets (foregrounds for the composed sets, each
+#: composed ``per_fg`` times; ``reference/datasets-and-peers.md`` section 1): Adobe 431 x 100,
+#: Distinctions-646 596 x 100, VOC 2012 + SBD train_aug 10582 images.
+OFFICIAL_SAMPLES: dict[str, int] = {"adobe": 431, "d646": 596, "voc-aug": 10582}
+#: The SDNet portrait subsets (SDNet paper section 4.1): 78 Adobe and 342 D646 foregrounds.
+OFFICIAL_PORTRAITS: dict[str, int] = {"adobe": 78, "d646": 342}
+
+
+def plan_spec(
+    spec_name: str,
+    *,
+    overrides: Mapping[str, Any] | None = None,
+    train_root: str | None = None,
+    bg_root: str | None = None,
+    names: str | None = None,
+    checkpoints: Mapping[str, str] | None = None,
+) -> list[dict[str, Any]]:
+    """The paper profile's training plan of a spec without training anything
+    (``mattebench reproduce SPEC --profile paper --plan``): from the training set under
+    ``train_root`` when given, else from the official sets' sizes."""
+    spec = load_spec(spec_name)
+    s = settings_for(spec, "paper", overrides=overrides, train_root=train_root,
+                     bg_root=bg_root, names=names)  # fmt: skip
+    r = _Runner(spec, s, Path("."), checkpoints=dict(checkpoints or {}), progress=False,
+                executor="process", scheduler=None, log=lambda m: None)  # fmt: skip
+    r.planning = True
+    seeds = [s.seed + k for k in range(s.seeds)] if spec.kind == "table" else [s.seed]
+    return training_plan(spec, r, seeds)
+
+
+def training_plan(spec: Spec, r: _Runner, seeds: Sequence[int]) -> list[dict[str, Any]]:
+    """The training stages a run of ``spec`` asks for, with their schedules: one entry per
+    teacher (unless ``--checkpoint`` gives it), per pruned row and seed (``steps`` = pruning
+    stage + training stage) and per trained row and seed; ``images`` = steps x batch.
+
+    Computed from the settings and the training set's size alone (nothing is trained), so it
+    can be printed before the first step; rows given by ``--checkpoint`` are left out (their
+    training is skipped)."""
+    from baselines.pruning import get_criterion
+
+    out: list[dict[str, Any]] = []
+    teachers: dict[str, None] = {}
+    selections: set[tuple[Any, ...]] = set()
+    for i, row in enumerate(spec.rows):
+        if not row.runnable or row.model is None:
+            continue
+        given = row.label in r.checkpoints or f"{row.group}:{row.label}" in r.checkpoints
+        if given:
+            continue
+        if row.prune is not None or _is_teacher_row(spec, row):
+            if row.model not in r.checkpoints and row.model not in teachers:
+                teachers[row.model] = None
+                n = r.steps("teacher", row.model)
+                out.append({"stage": "teacher", "row": row.model, "model": row.model,
+                            "steps": n, "batch": r.batch(True), "images": n * r.batch(True),
+                            "crop": r._crop(row.model, True)})  # fmt: skip
+            if row.prune is None:
+                continue
+            crit = get_criterion(row.prune)
+            # rows sharing a selection share its pruning stage (see _plan); UNI has none
+            sel = (row.model, row.prune, row.ratio) + (
+                (row.kd, row.lambda_) if crit.distills else ()
+            )
+            b = r.steps("finetune", row.model)
+            for sd in seeds:
+                first = crit.sparsity and (sd, sel) not in selections
+                selections.add((sd, sel))
+                a = r.steps("prune", row.model) if first else 0
+                out.append({"stage": "prune", "row": row.label, "model": row.model,
+                            "seed": sd, "index": i, "steps": a + b, "steps_prune": a,
+                            "steps_train": b, "batch": r.batch(),
+                            "images": (a + b) * r.batch(), "crop": r._crop(row.model)})  # fmt: skip
+        elif row.model not in r.checkpoints:
+            n = r.steps("train", row.model)
+            for sd in seeds:
+                out.append({"stage": "train", "row": row.label, "model": row.model, "seed": sd,
+                            "index": i,
+                            "steps": n, "batch": r.batch(), "images": n * r.batch(),
+                            "crop": r._crop(row.model)})  # fmt: skip
+    return out
+
+
+def plan_lines(
+    plan: Sequence[dict[str, Any]], rates: Mapping[str, float] | None = None
+) -> list[str]:
+    """The plan as log lines (one per stage, then the total); with ``rates`` (model ->
+    training images/s, e.g. as a stage's first steps measured them) each stage's and the total
+    time at those rates (a pruned student is faster than its teacher, so this over-estimates
+    the pruned rows)."""
+    rates = dict(rates or {})
+    lines = [f"plan: {len(plan)} training stage(s)"]
+    total_s = 0.0
+    missing: set[str] = set()
+    for p in plan:
+        seed = f" seed {p['seed']}" if "seed" in p else ""
+        split = (f" ({p['steps_prune']:,} pruning + {p['steps_train']:,} training)"
+                 if p["stage"] == "prune" else "")  # fmt: skip
+        when = ""
+        if p["model"] in rates:
+            sec = p["images"] / rates[p["model"]]
+            total_s += sec
+            when = f", {sec / 3600:.1f} h at {rates[p['model']]:g} images/s"
+        elif rates:
+            missing.add(p["model"])
+        if p["steps"] == 0:
+            lines.append(
+                f"  {p['stage']:<7} {p['row']}{seed}: NO SCHEDULE recorded in the spec: give "
+                f"--checkpoint {p['model']}=PATH, or --set teacher_iters=N"
+            )
+            continue
+        lines.append(
+            f"  {p['stage']:<7} {p['row']}{seed}: {p['steps']:,} steps{split} x batch "
+            f"{p['batch']} = {p['images']:,} images at {p['crop']} px{when}"
+        )
+    total = sum(p["images"] for p in plan)
+    if rates:
+        lines.append(
+            f"  total {total:,} training images, {total_s / 3600:.1f} h at the given rates"
+            + (f" (no rate for {', '.join(sorted(missing))}: not counted)" if missing else "")
+        )
+    else:
+        lines.append(
+            f"  total {total:,} training images; each stage prints its images/s and ETA after "
+            "its first steps, and result.json keeps them"
+        )
+    return lines
+
+
+def _measured_plan(
+    plan: Sequence[dict[str, Any]],
+    teachers: Mapping[str, Mapping[str, Any]],
+    results: Mapping[tuple[int, int], Mapping[str, Any]],
+) -> list[dict[str, Any]]:
+    """The plan with each stage's measured first-steps throughput (``images_per_s``; the
+    pruning pipeline's two stages each) and the seconds implied, for result.json."""
+    done = []
+    for p in plan:
+        e = dict(p)
+        if p["stage"] == "teacher":
+            tp = teachers.get(p["model"], {}).get("throughput")
+        else:
+            tp = results.get((p["seed"], p["index"]), {}).get("throughput")
+        if tp:
+            e["throughput"] = tp
+        done.append(e)
+    return done
 
 
 def checkpoint_keys(spec: Spec) -> set[str]:
