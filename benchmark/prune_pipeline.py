@@ -298,17 +298,15 @@ def _loop(
     :func:`benchmark.training.batches` ``(data, step)``: the batch of each step is a function
     of the step, so a resumed stage sees the batches an uninterrupted one would.
 
-    Returns the throughput of the first steps this call ran (images/s over up to 10 steps
-    after a warm-up step, and the ETA of the rest, printed once), or ``None`` when fewer than
-    two steps were left."""
-    import time
-
+    Returns the throughput of the first steps this call ran
+    (:class:`benchmark.training.Pace`: images/s over up to 10 steps after a warm-up step, and
+    the ETA of the rest, printed once), or ``None`` when no step was left."""
     import torch
 
     params = [p for p in model.parameters() if p.requires_grad] + list(
         getattr(step_fn, "extra_params", [])
     )
-    from benchmark.training import adam, batches, load_state
+    from benchmark.training import Pace, adam, batches, load_state
 
     iters = data.iters
     opt = adam(params, lr=cfg.lr, device=cfg.device, weight_decay=cfg.weight_decay)
@@ -331,9 +329,8 @@ def _loop(
     bar = tqdm(
         total=iters, initial=step, desc=name, unit="it", disable=not progress, file=sys.stderr
     )
-    first, t_start, measured = step, 0.0, None
-    cuda = dev_type == "cuda"
-    pinned = cuda and cfg.workers > 0
+    pace = Pace(data, step, label=name)
+    pinned = dev_type == "cuda" and cfg.workers > 0
     try:
         for at, batch in batches(data, step):
             assert at == step
@@ -357,22 +354,10 @@ def _loop(
                 opt.step()
             step += 1
             bar.update()
-            if step == first + 1:  # the clock starts after the warm-up step
-                if cuda:
-                    torch.cuda.synchronize()
-                t_start = time.perf_counter()
-            if measured is None and step > first + 1 and (step == first + 11 or step == iters):
-                if cuda:
-                    torch.cuda.synchronize()
-                k = step - first - 1
-                rate = k * cfg.batch / (time.perf_counter() - t_start)
-                eta = (iters - step) * cfg.batch / rate
-                measured = {"images_per_s": rate, "steps_measured": k, "eta_s": eta}
-                if iters - first > 100 and progress:  # a long stage: say when it will end
-                    print(f"{name} {cfg.model}: {rate:.3g} images/s over {k} steps (batch "
-                          f"{cfg.batch}); ETA {_hms(eta)} for the remaining {iters - step} "
-                          "steps", file=sys.stderr, flush=True)  # fmt: skip
-            if step % 25 == 0 or step == iters:
+            line = pace.step_done(step)
+            if line is not None and (progress or iters > 20):
+                tqdm.write(line, file=sys.stderr)
+            if step % 25 == 0 or step == iters:  # (not timed: Pace measures the first steps)
                 extra = step_fn.extra_state() if hasattr(step_fn, "extra_state") else None
                 save_torch(
                     state_path,
@@ -385,14 +370,10 @@ def _loop(
                         **({"scaler": scaler.state_dict()} if scaler is not None else {}),
                     },
                 )
+            pace.mark()
     finally:
         bar.close()
-    return measured
-
-
-def _hms(seconds: float) -> str:
-    m, sec = divmod(int(round(seconds)), 60)
-    return f"{m // 60}:{m % 60:02d}:{sec:02d}"
+    return pace.result if pace.result["images_per_s"] is not None else None
 
 
 class _Distillation:
