@@ -93,6 +93,12 @@ def _narrow(name: str, model: Any, width_mult: float) -> Any:
     family = family_module(name)
     if not hasattr(family, "layer_groups"):
         raise InputError(f"{name}: no layer groups defined, so no reduced-width variant")
+    if getattr(model, "aux", None) is not None:  # PSPNet's training-only head
+        raise InputError(
+            f"{name}: width_mult < 1 narrows the network as its inference forward uses it, "
+            "where the aux head takes no part (its input would keep the full width): build it "
+            "with aux=False (--model-arg aux=false)"
+        )
     spec = get_criterion("uni").select(
         model, 1.0 - float(width_mult), groups=family.layer_groups(model), model_name=name
     )

@@ -113,3 +113,11 @@ def test_cap_sparsity_is_guided_not_ns(tmp_path: Path) -> None:
         nets[method] = torch.load(tmp_path / method / "sparse.pt", weights_only=False)["model"]
     guided = "encoder.layer1.2.bn2.weight"  # last BN of the first tap, encoder.layer1
     assert not torch.equal(nets["ns"][guided], nets["cap"][guided])
+
+
+def test_pspnet_with_aux_head_refuses_a_reduced_width() -> None:
+    """The aux head is not in the traced inference graph, so its input would stay at the full
+    width: refused with the way out, instead of a shape error in the first training step."""
+    with pytest.raises(InputError, match="aux=False"):
+        create_model("pspnet50", width_mult=0.125)
+    assert create_model("pspnet50", width_mult=0.125, aux=False).aux is None
