@@ -556,6 +556,7 @@ def _cmd_prune(args: argparse.Namespace) -> int:
         threads=args.threads,
         model_kwargs=_parse_kv(args.model_arg) or None,
         measure_size=args.measure_size,
+        figures=not args.no_figures,
         **_speed_args(args),
         **_train_set_args(args),
     )
@@ -1049,6 +1050,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="time teacher vs student at this size (0: skip)",
     )
     _add_train_set_args(pr)
+    pr.add_argument(
+        "--no-figures", action="store_true", help="skip the channel histogram (channels.png/.pdf)"
+    )
     pr.add_argument("--no-progress", action="store_true", help="no progress bar")
     pr.set_defaults(func=_cmd_prune)
 

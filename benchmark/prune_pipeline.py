@@ -163,6 +163,9 @@ class PruneConfig:
     weight_decay: float = 0.0
     #: DataLoader worker processes (changes the speed only: the batches are the same)
     workers: int = 0
+    #: draw ``channels.png`` / ``.pdf`` (1.3 s per run on the CI machine; ``reproduce`` draws
+    #: its figures from ``spec.json`` itself and turns this off); changes no number
+    figures: bool = True
 
 
 #: Fields added after the first release: left out of the configuration's identity
@@ -174,15 +177,19 @@ _LATER_FIELDS = ("train_set", "train_root", "bg_root", "bg_kind", "family", "nam
 _LATER_DEFAULTS: dict[str, Any] = {
     f.name: f.default for f in fields(PruneConfig) if f.name in _LATER_FIELDS
 }
+#: Fields that change no number of a run: never part of its identity.
+_NOT_IDENTITY = ("workers", "figures")
 #: The training-data fields passed on to each stage's :class:`~benchmark.training.TrainConfig`.
 DATA_FIELDS = ("pool", "data_seed", "train_set", "train_root", "bg_root", "bg_kind", "family",
                "names", "per_fg", "amp", "workers")  # fmt: skip
 
 
 def prune_identity(cfg: PruneConfig) -> dict[str, Any]:
-    """``asdict(cfg)`` as JSON, without ``workers`` and the later fields at their defaults."""
+    """``asdict(cfg)`` as JSON, without the fields that change no number (``workers``,
+    ``figures``) and the later fields at their defaults."""
     d = json.loads(json.dumps(asdict(cfg)))
-    d.pop("workers", None)
+    for k in _NOT_IDENTITY:
+        d.pop(k, None)
     return {k: v for k, v in d.items() if not (k in _LATER_DEFAULTS and v == _LATER_DEFAULTS[k])}
 
 
@@ -616,7 +623,11 @@ def prune(cfg: PruneConfig, out_dir: str | Path, *, progress: bool = True) -> di
     }
     from reports.figures import channel_histogram
 
-    result["histogram"] = [str(p) for p in channel_histogram(spec, out / "channels", groups=groups)]
+    result["histogram"] = (
+        [str(p) for p in channel_histogram(spec, out / "channels", groups=groups)]
+        if cfg.figures
+        else []
+    )
     if cfg.measure_size > 0:
         from reports.pruned import measure_pruned, pruned_model_table
 

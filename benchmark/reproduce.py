@@ -763,7 +763,7 @@ class _Runner:
             size=self.s.size, crop=self._crop(row.model), batch=self.s.batch_size, lr=self.s.lr,
             seed=self.s.seed, device=self.s.device, threads=self.s.threads,
             model_kwargs=self._model_kwargs(row.model) or None, pool=self.s.pool,
-            weight_decay=self.s.weight_decay, **self.data_fields(row.model),
+            weight_decay=self.s.weight_decay, figures=False, **self.data_fields(row.model),
         )  # fmt: skip
 
     def selection_key(self, row: Row) -> str:

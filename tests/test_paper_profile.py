@@ -250,12 +250,13 @@ def test_prune_command_on_a_real_set_with_workers(tmp_path: Path, capsys) -> Non
             f"adobe={adobe}", "--bg-root", str(coco), "--per-fg", "2", "--crop", "32",
             "--batch", "2", "--sparsity-iters", "2", "--finetune-iters", "2",
             "--measure-size", "0", "--model-arg", "width_mult=0.125", "--threads", "1",
-            "--no-progress"]  # fmt: skip
+            "--no-progress", "--no-figures"]  # fmt: skip
     assert main([*argv, "--out", str(tmp_path / "w0")]) == 0
     assert main([*argv, "--workers", "2", "--out", str(tmp_path / "w2")]) == 0
     cfg = json.loads((tmp_path / "w0" / "prune_config.json").read_text())
     assert cfg["train_set"] == "adobe" and "workers" not in cfg
     assert json.loads((tmp_path / "w2" / "train_data.json").read_text())["validated"]
+    assert not (tmp_path / "w0" / "channels.png").exists()  # --no-figures
     a = load_state(tmp_path / "w0" / "student_last.pt")["model"]
     b = load_state(tmp_path / "w2" / "student_last.pt")["model"]
     assert all(torch.equal(a[k], b[k]) for k in a)
