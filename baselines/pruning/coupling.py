@@ -258,6 +258,11 @@ def _units_from_graph(model: nn.Module, dg: Any) -> list[tuple[CouplingUnit, Any
 _CACHE: weakref.WeakKeyDictionary[nn.Module, tuple[Any, list[CouplingUnit]]] = (
     weakref.WeakKeyDictionary()
 )
+#: Units by architecture (class, parameter names and shapes, the module tree's repr, which
+#: holds every layer's configuration): the units are names and indices only, a function of
+#: the architecture, so a second network of the same one (a fresh teacher, a deep copy for
+#: the pruning stage) reuses them. Tracing GCA's proxy takes 0.7 s per network.
+_BY_ARCH: dict[tuple[Any, ...], list[CouplingUnit]] = {}
 
 
 def _signature(model: nn.Module) -> tuple[Any, ...]:
@@ -281,10 +286,16 @@ def coupling_units(
     hit = _CACHE.get(model)
     if hit is not None and hit[0] == sig:
         return hit[1]
-    if family_of(model) == "gca":
-        units = _gca_units(model, example_inputs)
-    else:
-        units = [u for u, _, _ in _units_from_graph(model, build_graph(model, example_inputs))]
+    arch = (type(model).__module__, type(model).__qualname__, sig, repr(model))
+    units = _BY_ARCH.get(arch) if example_inputs is None else None
+    if units is None:
+        if family_of(model) == "gca":
+            units = _gca_units(model, example_inputs)
+        else:
+            graph = build_graph(model, example_inputs)
+            units = [u for u, _, _ in _units_from_graph(model, graph)]
+        if example_inputs is None:
+            _BY_ARCH[arch] = units
     _CACHE[model] = (sig, units)
     return units
 
