@@ -1116,12 +1116,14 @@ def _caption(
             + f"seed {s.seed}, CPU: compare rows with each other, not with the paper column."
         )
     elif s.real_training:
-        sched = sorted(
-            {
-                f"{p['stage']} {p['steps']:,} steps (batch {p['batch']}, {p['crop']} px)"
-                for p in plan
-            }  # fmt: skip
-        )
+        sched = []
+        for kind, what in (("teacher", "teacher"), ("train", "trained rows"),
+                           ("prune", "pruned rows (pruning + training stage)")):  # fmt: skip
+            got = [p for p in plan if p["stage"] == kind]
+            if got:
+                lo, hi = min(p["steps"] for p in got), max(p["steps"] for p in got)
+                n = f"{lo:,}" if lo == hi else f"{lo:,}-{hi:,}"
+                sched.append(f"{what} {n} steps (batch {got[0]['batch']}, {got[0]['crop']} px)")
         over = [k for k in ("teacher_iters", "prune_iters", "train_iters") if getattr(s, k)]
         parts.append(
             f"Paper profile: {s.dataset} from {s.data_root}; trained here on {s.train_set} "
