@@ -546,8 +546,10 @@ class _Runner:
         return TrainConfig(
             model=model, model_kwargs=kwargs, size=s.size, crop=self._crop(model, teacher),
             batch=self.batch(teacher), iters=iters, lr=(s.teacher_lr if teacher else 0) or s.lr,
-            milestones=milestones, gamma=s.lr_gamma, sd_mode=sd, val_every=max(1, min(50, iters)),
-            save_every=max(1, min(25, iters) if not s.real_training else min(1000, iters)),
+            milestones=milestones, gamma=s.lr_gamma, sd_mode=sd,
+            # real runs: validate and save every 1000 steps (a 200k-step run keeps its log short)
+            val_every=max(1, min(50 if not s.real_training else 1000, iters)),
+            save_every=max(1, min(25 if not s.real_training else 1000, iters)),
             seed=seed, device=s.device, threads=s.threads, pool=s.pool,
             **optim, **self.data_fields(model),
         )  # fmt: skip
