@@ -313,7 +313,7 @@ def _loop(
     params = [p for p in model.parameters() if p.requires_grad] + list(
         getattr(step_fn, "extra_params", [])
     )
-    from benchmark.training import Pace, adam, batches, load_state
+    from benchmark.training import Pace, adam, batch_too_small, batches, load_state
 
     iters = data.iters
     opt = adam(params, lr=cfg.lr, device=cfg.device, weight_decay=cfg.weight_decay)
@@ -344,7 +344,8 @@ def _loop(
             b = {k: v.to(cfg.device, non_blocking=pinned) for k, v in batch.items()}
             opt.zero_grad(set_to_none=True)
             with torch.autocast(dev_type, dtype=amp_dtype, enabled=amp_dtype is not None):
-                loss = step_fn(b)
+                with batch_too_small(cfg.model, cfg.batch):
+                    loss = step_fn(b)
             if scaler is not None:  # true gradients before the sparsity term and the clamp
                 scaler.scale(loss).backward()
                 scaler.unscale_(opt)

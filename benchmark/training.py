@@ -76,6 +76,7 @@ model's weights); the logged training loss is the mean over processes. A run res
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import math
@@ -111,6 +112,7 @@ __all__ = [
     "scheduler_for",
     "batches",
     "Pace",
+    "batch_too_small",
     "load_state",
 ]
 
@@ -958,6 +960,22 @@ def _hms(seconds: float) -> str:
     return f"{h}:{m:02d}:{sec:02d}"
 
 
+@contextlib.contextmanager
+def batch_too_small(model: str, batch: int) -> Iterator[None]:
+    """torch's ``ValueError`` for a BatchNorm that sees one value per channel in training (a
+    BN after global pooling, e.g. IndexNet's ASPP image pooling, with a batch of 1) as an
+    :class:`~metrics.InputError` saying what to change."""
+    try:
+        yield
+    except ValueError as e:
+        if "Expected more than 1 value per channel" not in str(e):
+            raise
+        raise InputError(
+            f"{model} cannot train on a batch of {batch}: a BatchNorm after global pooling "
+            f"sees one value per channel ({e}); use a batch of 2 or more"
+        ) from e
+
+
 class Pace:
     """Times the first steps of an invocation: step 1 is a warm-up (left out when more than 2
     steps run), steps up to the 10th are measured, each from the request of its batch to the
@@ -1019,7 +1037,6 @@ class Pace:
 def _train(
     cfg: TrainConfig, want: dict[str, Any], out: Path, d: _Dist, *, progress: bool
 ) -> dict[str, Any]:
-    import contextlib
 
     import torch
 
@@ -1131,7 +1148,8 @@ def _train(
             for _, batch in stream:
                 batch = _to(batch, cfg.device, non_blocking=pinned)
                 with torch.autocast(dev_type, dtype=amp_dtype, enabled=amp_dtype is not None):
-                    loss, parts = _loss(net(*adapter.inputs(batch)), batch, adapter, cfg)
+                    with batch_too_small(cfg.model, cfg.batch):
+                        loss, parts = _loss(net(*adapter.inputs(batch)), batch, adapter, cfg)
                 opt.zero_grad(set_to_none=True)
                 if scaler is not None:
                     scaler.scale(loss).backward()

@@ -329,3 +329,14 @@ def test_fp16_on_cuda_resumes_with_its_scaler(tmp_path: Path, monkeypatch) -> No
     assert a["scaler"] == b["scaler"] and "scale" in a["scaler"]
     for k in a["model"]:
         torch.testing.assert_close(a["model"][k], b["model"][k], rtol=1e-3, atol=1e-5)
+
+
+def test_a_batch_of_one_under_a_pooled_batchnorm_is_an_input_error(tmp_path: Path) -> None:
+    """IndexNet's ASPP image-pooling BN cannot train on one sample: the run stops with what to
+    change instead of torch's ValueError traceback."""
+    from benchmark.training import TrainConfig, train
+
+    cfg = TrainConfig(model="indexnet", size=40, crop=32, batch=1, iters=1, val_count=2,
+                      val_every=1, save_every=1, threads=1)  # fmt: skip
+    with pytest.raises(InputError, match="batch of 2 or more"):
+        train(cfg, tmp_path, progress=False)
