@@ -83,7 +83,7 @@ from __future__ import annotations
 import copy
 import json
 import sys
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -187,10 +187,9 @@ DATA_FIELDS = ("pool", "data_seed", "train_set", "train_root", "bg_root", "bg_ki
 def prune_identity(cfg: PruneConfig) -> dict[str, Any]:
     """``asdict(cfg)`` as JSON, without the fields that change no number (``workers``,
     ``figures``) and the later fields at their defaults."""
-    d = json.loads(json.dumps(asdict(cfg)))
-    for k in _NOT_IDENTITY:
-        d.pop(k, None)
-    return {k: v for k, v in d.items() if not (k in _LATER_DEFAULTS and v == _LATER_DEFAULTS[k])}
+    from benchmark.training import identity_of
+
+    return identity_of(cfg, _LATER_DEFAULTS, _NOT_IDENTITY)
 
 
 #: The fields that determine stages 1-3 (teacher, pruning stage, selection) for every

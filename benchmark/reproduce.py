@@ -92,7 +92,9 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from benchmark.datasets.train_matting import TRAIN_SETS
 from benchmark.specs import Row, Spec, list_specs, load_spec
+from benchmark.training import AMP_MODES, LR_POLICIES, OPTIMIZERS, VOC_AUG
 from metrics import METRICS, InputError
 from metrics.common import atomic_write
 
@@ -214,13 +216,13 @@ _ZERO_OK = {"teacher_lr", "weight_decay"}
 _CHOICES = {
     "init": ("inherit", "reinit"),
     "sparsity_init": ("scratch", "teacher"),
-    "train_set": ("adobe", "d646", "voc-aug"),
+    "train_set": (*TRAIN_SETS, VOC_AUG),
     "bg_kind": ("coco", "voc"),
-    "optimizer": ("adam", "sgd"),
-    "lr_policy": ("step", "poly"),
-    "teacher_optimizer": ("", "adam", "sgd"),
-    "teacher_lr_policy": ("", "step", "poly"),
-    "amp": ("off", "bf16", "fp16"),
+    "optimizer": OPTIMIZERS,
+    "lr_policy": LR_POLICIES,
+    "teacher_optimizer": ("", *OPTIMIZERS),
+    "teacher_lr_policy": ("", *LR_POLICIES),
+    "amp": AMP_MODES,
 }
 
 

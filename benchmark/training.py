@@ -83,7 +83,7 @@ import math
 import os
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -101,6 +101,7 @@ __all__ = [
     "LR_POLICIES",
     "VOC_AUG",
     "config_identity",
+    "identity_of",
     "default_family",
     "train_source",
     "train",
@@ -204,15 +205,19 @@ LR_POLICIES = ("step", "poly")
 VOC_AUG = "voc-aug"
 
 
+def identity_of(cfg: Any, later: Mapping[str, Any], never: tuple[str, ...] = ()) -> dict[str, Any]:
+    """A run configuration's identity: ``asdict(cfg)`` as JSON, without the fields ``never``
+    (they change no number) and without the ``later`` fields (name -> default) that hold
+    their defaults (added after runs existed: those runs keep their identity). Serves
+    :func:`config_identity` and the pruning pipeline's ``prune_identity``."""
+    d = json.loads(json.dumps(asdict(cfg)))
+    return {k: v for k, v in d.items() if k not in never and not (k in later and v == later[k])}
+
+
 def config_identity(cfg: TrainConfig) -> dict[str, Any]:
     """``asdict(cfg)`` as JSON, without the later fields that hold their defaults and without
     the fields that change no number (``workers``)."""
-    d = json.loads(json.dumps(asdict(cfg)))
-    return {
-        k: v
-        for k, v in d.items()
-        if k not in _NOT_IDENTITY and not (k in _LATER_DEFAULTS and v == _LATER_DEFAULTS[k])
-    }
+    return identity_of(cfg, _LATER_DEFAULTS, _NOT_IDENTITY)
 
 
 def _choice(name: str, value: Any, allowed: tuple[str, ...]) -> None:
