@@ -466,7 +466,13 @@ def prune(cfg: PruneConfig, out_dir: str | Path, *, progress: bool = True) -> di
     )
     from baselines.pruning.surgery import count_params
     from baselines.zoo import create_model
-    from benchmark.training import AMP_MODES, load_state, make_batch, train_source
+    from benchmark.training import (
+        AMP_MODES,
+        load_state,
+        make_batch,
+        record_train_data,
+        train_source,
+    )
 
     if cfg.model not in TAPS:
         task = MODELS[cfg.model].task if cfg.model in MODELS else "unknown"
@@ -487,11 +493,8 @@ def prune(cfg: PruneConfig, out_dir: str | Path, *, progress: bool = True) -> di
     if cfg.amp not in AMP_MODES:
         raise InputError(f"amp must be one of {', '.join(AMP_MODES)}, got {cfg.amp!r}")
     source = train_source(_train_config(cfg, 1))  # layout errors before hours are spent
-    if source is not None:  # every file opened (headers) once, recorded with the run
-        summary = source.validate()
-        with atomic_write(out / "train_data.json") as fh:
-            json.dump({"dataset": source.config(), "validated": summary}, fh, indent=2,
-                      default=str)  # fmt: skip
+    if source is not None:  # every file opened (headers), recorded with the run
+        record_train_data(source, out)
 
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)

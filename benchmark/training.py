@@ -102,6 +102,7 @@ __all__ = [
     "VOC_AUG",
     "config_identity",
     "identity_of",
+    "record_train_data",
     "default_family",
     "train_source",
     "train",
@@ -915,10 +916,7 @@ def train(cfg: TrainConfig, out_dir: str | Path, *, progress: bool = True) -> di
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     if source is not None and int(os.environ.get("RANK", "0")) == 0:
-        summary = _validate_source(source)  # every file opened (headers) before hours are spent
-        with atomic_write(out / "train_data.json") as fh:
-            json.dump({"dataset": source.config(), "validated": summary}, fh, indent=2,
-                      default=str)  # fmt: skip
+        record_train_data(source, out)  # every file opened (headers) before hours are spent
     cfg_path = out / "train_config.json"
     want = config_identity(cfg)
     # every process checks the same file (it holds `want` or nothing), so all raise or none does
@@ -932,15 +930,22 @@ def train(cfg: TrainConfig, out_dir: str | Path, *, progress: bool = True) -> di
             torch.distributed.destroy_process_group()
 
 
-def _validate_source(source: Any) -> dict[str, Any]:
-    """The training set's header-level check and what it found (the matting sets return
-    their counts; :meth:`~benchmark.datasets.train_voc.VOCAugTrain.validate` returns nothing,
-    so the pairs are counted here)."""
+def record_train_data(source: Any, out: Path) -> dict[str, Any]:
+    """Check every file of the training set ``source`` (header level) and write what it is
+    and what the check found to ``out/train_data.json``; raises the set's
+    :class:`~metrics.InputError` naming the bad files. Used by :func:`train` and by the
+    pruning pipeline before their first step.
+
+    The matting sets return their counts; :meth:`~benchmark.datasets.train_voc.VOCAugTrain.
+    validate` returns nothing, so its pairs are counted here."""
     t0 = time.perf_counter()
     summary = source.validate()
     if summary is None:
         summary = {"pairs": len(source), "decoded": False,
                    "seconds": round(time.perf_counter() - t0, 3)}  # fmt: skip
+    with atomic_write(Path(out) / "train_data.json") as fh:
+        json.dump({"dataset": source.config(), "validated": summary}, fh, indent=2,
+                  default=str)  # fmt: skip
     return summary
 
 
